@@ -1,0 +1,234 @@
+/* kernels.c: portable and AVX2 dot-product kernels, chosen once by CPU detection. */
+#include "compute/kernels.h"
+#include "vlm/vlm-tensor.h"
+
+#include <string.h>
+
+/* ---- portable: four accumulators so the compiler can vectorise ---- */
+
+static float
+dot_f32_c (const float *a, const float *b, gint64 n)
+{
+  float s[4] = { 0 };
+  gint64 k = 0;
+  for (; k + 4 <= n; k += 4)
+    for (int j = 0; j < 4; j++)
+      s[j] += a[k + j] * b[k + j];
+  for (; k < n; k++)
+    s[0] += a[k] * b[k];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static inline float
+bf16 (guint16 v)
+{
+  guint32 bits = (guint32) v << 16;
+  float f;
+  memcpy (&f, &bits, 4);
+  return f;
+}
+
+static float
+dot_bf16_c (const guint16 *w, const float *x, gint64 n)
+{
+  float s[4] = { 0 };
+  gint64 k = 0;
+  for (; k + 4 <= n; k += 4)
+    for (int j = 0; j < 4; j++)
+      s[j] += bf16 (w[k + j]) * x[k + j];
+  for (; k < n; k++)
+    s[0] += bf16 (w[k]) * x[k];
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+static float
+dot_f16_c (const guint16 *w, const float *x, gint64 n)
+{
+  float s = 0;
+  for (gint64 k = 0; k < n; k++)
+    s += vlm_f16_to_f32 (w[k]) * x[k];
+  return s;
+}
+
+static float
+dot_q4_c (const guint32 *w, const float *x, gint64 n)
+{
+  float s = 0;
+  for (gint64 k = 0; k < n; k += 8) {
+    guint32 word = w[k / 8];
+    for (int j = 0; j < 8; j++)
+      s += x[k + j] * (float) ((word >> (4 * j)) & 0xF);
+  }
+  return s;
+}
+
+static float
+dot_q8_c (const guint32 *w, const float *x, gint64 n)
+{
+  float s = 0;
+  for (gint64 k = 0; k < n; k += 4) {
+    guint32 word = w[k / 4];
+    for (int j = 0; j < 4; j++)
+      s += x[k + j] * (float) ((word >> (8 * j)) & 0xFF);
+  }
+  return s;
+}
+
+static void
+bf16_to_f32_c (const guint16 *src, float *dst, gint64 n)
+{
+  for (gint64 k = 0; k < n; k++)
+    dst[k] = bf16 (src[k]);
+}
+
+static const VlmKernels portable = {
+  dot_f32_c, dot_bf16_c, dot_f16_c, dot_q4_c, dot_q8_c, bf16_to_f32_c, "portable",
+};
+
+/* ---- AVX2 + FMA (x86-64 only) ---- */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#define AVX2 __attribute__ ((target ("avx2,fma,f16c")))
+
+AVX2 static inline float
+hsum (__m256 v)
+{
+  __m128 s = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  s = _mm_add_ps (s, _mm_movehl_ps (s, s));
+  s = _mm_add_ss (s, _mm_movehdup_ps (s));
+  return _mm_cvtss_f32 (s);
+}
+
+AVX2 static float
+dot_f32_avx2 (const float *a, const float *b, gint64 n)
+{
+  __m256 s0 = _mm256_setzero_ps (), s1 = _mm256_setzero_ps ();
+  gint64 k = 0;
+  for (; k + 16 <= n; k += 16) {
+    s0 = _mm256_fmadd_ps (_mm256_loadu_ps (a + k), _mm256_loadu_ps (b + k), s0);
+    s1 = _mm256_fmadd_ps (_mm256_loadu_ps (a + k + 8), _mm256_loadu_ps (b + k + 8), s1);
+  }
+  float s = hsum (_mm256_add_ps (s0, s1));
+  for (; k < n; k++)
+    s += a[k] * b[k];
+  return s;
+}
+
+AVX2 static inline __m256
+load_bf16x8 (const guint16 *p)
+{
+  __m256i v = _mm256_cvtepu16_epi32 (_mm_loadu_si128 ((const __m128i *) p));
+  return _mm256_castsi256_ps (_mm256_slli_epi32 (v, 16));
+}
+
+AVX2 static float
+dot_bf16_avx2 (const guint16 *w, const float *x, gint64 n)
+{
+  __m256 s0 = _mm256_setzero_ps (), s1 = _mm256_setzero_ps ();
+  gint64 k = 0;
+  for (; k + 16 <= n; k += 16) {
+    s0 = _mm256_fmadd_ps (load_bf16x8 (w + k), _mm256_loadu_ps (x + k), s0);
+    s1 = _mm256_fmadd_ps (load_bf16x8 (w + k + 8), _mm256_loadu_ps (x + k + 8), s1);
+  }
+  float s = hsum (_mm256_add_ps (s0, s1));
+  for (; k < n; k++)
+    s += bf16 (w[k]) * x[k];
+  return s;
+}
+
+AVX2 static float
+dot_f16_avx2 (const guint16 *w, const float *x, gint64 n)
+{
+  __m256 s0 = _mm256_setzero_ps ();
+  gint64 k = 0;
+  for (; k + 8 <= n; k += 8)
+    s0 = _mm256_fmadd_ps (_mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) (w + k))),
+                          _mm256_loadu_ps (x + k), s0);
+  float s = hsum (s0);
+  for (; k < n; k++)
+    s += vlm_f16_to_f32 (w[k]) * x[k];
+  return s;
+}
+
+/* n is a multiple of 32 (groups are), so whole words only. */
+AVX2 static float
+dot_q4_avx2 (const guint32 *w, const float *x, gint64 n)
+{
+  const __m256i shifts = _mm256_setr_epi32 (0, 4, 8, 12, 16, 20, 24, 28);
+  const __m256i mask = _mm256_set1_epi32 (0xF);
+  __m256 s0 = _mm256_setzero_ps (), s1 = _mm256_setzero_ps ();
+  gint64 k = 0;
+  for (; k + 16 <= n; k += 16) {
+    __m256i q0 = _mm256_and_si256 (_mm256_srlv_epi32 (_mm256_set1_epi32 ((int) w[k / 8]), shifts), mask);
+    __m256i q1 = _mm256_and_si256 (_mm256_srlv_epi32 (_mm256_set1_epi32 ((int) w[k / 8 + 1]), shifts), mask);
+    s0 = _mm256_fmadd_ps (_mm256_cvtepi32_ps (q0), _mm256_loadu_ps (x + k), s0);
+    s1 = _mm256_fmadd_ps (_mm256_cvtepi32_ps (q1), _mm256_loadu_ps (x + k + 8), s1);
+  }
+  for (; k < n; k += 8) {
+    __m256i q0 = _mm256_and_si256 (_mm256_srlv_epi32 (_mm256_set1_epi32 ((int) w[k / 8]), shifts), mask);
+    s0 = _mm256_fmadd_ps (_mm256_cvtepi32_ps (q0), _mm256_loadu_ps (x + k), s0);
+  }
+  return hsum (_mm256_add_ps (s0, s1));
+}
+
+AVX2 static float
+dot_q8_avx2 (const guint32 *w, const float *x, gint64 n)
+{
+  const guint8 *b = (const guint8 *) w;
+  __m256 s0 = _mm256_setzero_ps ();
+  for (gint64 k = 0; k < n; k += 8) {
+    __m256i q = _mm256_cvtepu8_epi32 (_mm_loadl_epi64 ((const __m128i *) (b + k)));
+    s0 = _mm256_fmadd_ps (_mm256_cvtepi32_ps (q), _mm256_loadu_ps (x + k), s0);
+  }
+  return hsum (s0);
+}
+
+AVX2 static void
+bf16_to_f32_avx2 (const guint16 *src, float *dst, gint64 n)
+{
+  gint64 k = 0;
+  for (; k + 8 <= n; k += 8)
+    _mm256_storeu_ps (dst + k, load_bf16x8 (src + k));
+  for (; k < n; k++)
+    dst[k] = bf16 (src[k]);
+}
+
+static const VlmKernels avx2 = {
+  dot_f32_avx2, dot_bf16_avx2, dot_f16_avx2, dot_q4_avx2, dot_q8_avx2, bf16_to_f32_avx2, "avx2",
+};
+#endif
+
+/**
+ * vlm_kernels_get:
+ *
+ * Returns: the fastest kernels this CPU runs (`VLM_KERNELS=portable` forces the
+ *   portable ones, for testing)
+ */
+const VlmKernels *
+vlm_kernels_get (void)
+{
+  static gsize chosen;
+  if (g_once_init_enter (&chosen)) {
+    const VlmKernels *k = &portable;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init ();
+    if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
+        && g_strcmp0 (g_getenv ("VLM_KERNELS"), "portable") != 0)
+      k = &avx2;
+#endif
+    g_once_init_leave (&chosen, (gsize) k);
+  }
+  return (const VlmKernels *) chosen;
+}
+
+/**
+ * vlm_kernels_get_portable:
+ *
+ * Returns: the plain C kernels (tests compare the vector ones against them)
+ */
+const VlmKernels *
+vlm_kernels_get_portable (void)
+{
+  return &portable;
+}

@@ -1,0 +1,433 @@
+/* linear.c: products with weights in their stored format.
+ *
+ * Few input rows (decoding): dot-product kernels read BF16/F16/quantized rows in
+ * place. Many rows (prefill, vision): tiles of the weight are expanded to F32 and
+ * multiplied with sgemm, so the whole matrix is never expanded at once.
+ */
+#include "compute/linear.h"
+#include "compute/kernels.h"
+#include "compute/threadpool.h"
+#include "vlm/vlm-error.h"
+
+#include <string.h>
+
+#define GEMV_MAX_ROWS 4   /* below this many input rows, use the GEMV kernels */
+#define TILE_ROWS 64      /* weight rows expanded per sgemm tile */
+
+static gboolean
+is_dense_dtype (VlmDType d)
+{
+  return d == VLM_DTYPE_F32 || d == VLM_DTYPE_BF16 || d == VLM_DTYPE_F16;
+}
+
+static gboolean
+set_bias (VlmLinear *lin, VlmTensor *bias, const char *wname, GError **error)
+{
+  if (!bias)
+    return TRUE;
+  if (vlm_tensor_get_ndim (bias) != 1 || vlm_tensor_get_dim (bias, 0) != lin->out
+      || !vlm_dtype_is_float (vlm_tensor_get_dtype (bias))) {
+    g_autofree char *d = vlm_tensor_describe (bias);
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "%s: bias %s does not match %" G_GINT64_FORMAT
+                 " outputs", wname, d, lin->out);
+    return FALSE;
+  }
+  g_autoptr (VlmTensor) f = vlm_tensor_to_dtype (bias, VLM_DTYPE_F32, error);
+  if (!f)
+    return FALSE;
+  lin->bias = g_memdup2 (vlm_tensor_get_data (f), (gsize) lin->out * sizeof (float));
+  return TRUE;
+}
+
+static const char *
+tensor_label (VlmTensor *t)
+{
+  return vlm_tensor_get_name (t) ? vlm_tensor_get_name (t) : "(weight)";
+}
+
+/**
+ * vlm_linear_init_dense:
+ * @lin: (out caller-allocates): the layer
+ * @weight: [out, in] F32, BF16 or F16 (a non-contiguous view is made contiguous)
+ * @bias: (nullable): [out]
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vlm_linear_init_dense (VlmLinear *lin, VlmTensor *weight, VlmTensor *bias, GError **error)
+{
+  memset (lin, 0, sizeof *lin);
+  if (vlm_tensor_get_ndim (weight) != 2 || !is_dense_dtype (vlm_tensor_get_dtype (weight))) {
+    g_autofree char *d = vlm_tensor_describe (weight);
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "%s: a linear weight must be 2-D F32/BF16/F16", d);
+    return FALSE;
+  }
+  lin->refs[0] = vlm_tensor_contiguous (weight);
+  lin->out = vlm_tensor_get_dim (weight, 0);
+  lin->in = vlm_tensor_get_dim (weight, 1);
+  lin->dtype = vlm_tensor_get_dtype (weight);
+  lin->data = vlm_tensor_get_data (lin->refs[0]);
+  if (!set_bias (lin, bias, tensor_label (weight), error)) {
+    vlm_linear_clear (lin);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * vlm_linear_init_quant:
+ * @lin: (out caller-allocates): the layer
+ * @weight: U32 [out, in * bits / 32]
+ * @scales: [out, in / group_size], F32/BF16/F16
+ * @biases: like @scales
+ * @bias: (nullable): the layer's own additive bias [out]
+ * @bits: 2, 3, 4, 5, 6 or 8
+ * @group_size: 32, 64 or 128
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vlm_linear_init_quant (VlmLinear *lin, VlmTensor *weight, VlmTensor *scales, VlmTensor *biases,
+                       VlmTensor *bias, int bits, int group_size, GError **error)
+{
+  memset (lin, 0, sizeof *lin);
+  const char *name = tensor_label (weight);
+  if (bits < 2 || bits > 8 || bits == 7 || (group_size != 32 && group_size != 64
+                                              && group_size != 128)) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,
+                 "%s: unsupported quantization (%d bits, group size %d)", name, bits, group_size);
+    return FALSE;
+  }
+  if (vlm_tensor_get_ndim (weight) != 2 || vlm_tensor_get_dtype (weight) != VLM_DTYPE_U32) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "%s: quantized weight must be 2-D U32", name);
+    return FALSE;
+  }
+  gint64 out = vlm_tensor_get_dim (weight, 0), words = vlm_tensor_get_dim (weight, 1);
+  gint64 in = words * 32 / bits;
+  if (words * 32 % bits != 0 || in % group_size != 0) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "%s: %" G_GINT64_FORMAT " words per row do not hold whole groups of %d "
+                 "%d-bit codes", name, words, group_size, bits);
+    return FALSE;
+  }
+  VlmTensor *sb[2] = { scales, biases };
+  for (int i = 0; i < 2; i++) {
+    if (vlm_tensor_get_ndim (sb[i]) != 2 || vlm_tensor_get_dim (sb[i], 0) != out
+        || vlm_tensor_get_dim (sb[i], 1) != in / group_size
+        || !is_dense_dtype (vlm_tensor_get_dtype (sb[i]))
+        || vlm_tensor_get_dtype (sb[i]) != vlm_tensor_get_dtype (scales)) {
+      g_autofree char *d = vlm_tensor_describe (sb[i]);
+      g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                   "%s: %s %s, expected [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", name,
+                   i ? "biases" : "scales", d, out, in / group_size);
+      return FALSE;
+    }
+  }
+  lin->out = out;
+  lin->in = in;
+  lin->dtype = VLM_DTYPE_U32;
+  lin->bits = bits;
+  lin->group_size = group_size;
+  lin->sb_dtype = vlm_tensor_get_dtype (scales);
+  lin->refs[0] = vlm_tensor_contiguous (weight);
+  lin->refs[1] = vlm_tensor_contiguous (scales);
+  lin->refs[2] = vlm_tensor_contiguous (biases);
+  lin->data = vlm_tensor_get_data (lin->refs[0]);
+  lin->scales = vlm_tensor_get_data (lin->refs[1]);
+  lin->biases = vlm_tensor_get_data (lin->refs[2]);
+  if (!set_bias (lin, bias, name, error)) {
+    vlm_linear_clear (lin);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/**
+ * vlm_linear_clear:
+ * @lin: a layer
+ *
+ * Drops the tensor references and the bias.
+ */
+void
+vlm_linear_clear (VlmLinear *lin)
+{
+  for (int i = 0; i < 3; i++)
+    g_clear_pointer (&lin->refs[i], vlm_tensor_unref);
+  g_clear_pointer (&lin->bias, g_free);
+}
+
+/**
+ * vlm_linear_is_quantized:
+ * @lin: a layer
+ *
+ * Returns: whether the weight is MLX-quantized
+ */
+gboolean
+vlm_linear_is_quantized (const VlmLinear *lin)
+{
+  return lin->bits != 0;
+}
+
+/**
+ * vlm_quant_code:
+ * @row_words: one row of packed words
+ * @index: the code's position in the row
+ * @bits: bits per code
+ *
+ * Codes form one little-endian bit stream per row (mlx packs 3-, 5- and 6-bit
+ * codes across word boundaries), least significant bits first.
+ *
+ * Returns: the code
+ */
+guint32
+vlm_quant_code (const guint32 *row_words, gint64 index, int bits)
+{
+  gint64 bit = index * bits;
+  gint64 w = bit >> 5;
+  int off = (int) (bit & 31);
+  guint64 v = row_words[w] >> off;
+  if (off + bits > 32)
+    v |= (guint64) row_words[w + 1] << (32 - off);
+  return (guint32) (v & ((1u << bits) - 1));
+}
+
+static inline float
+load_sb (VlmDType dt, const void *base, gint64 i)
+{
+  switch (dt) {
+  case VLM_DTYPE_BF16: return vlm_bf16_to_f32 (((const guint16 *) base)[i]);
+  case VLM_DTYPE_F16: return vlm_f16_to_f32 (((const guint16 *) base)[i]);
+  default: return ((const float *) base)[i];
+  }
+}
+
+static const guint32 *
+quant_row (const VlmLinear *lin, gint64 row)
+{
+  return (const guint32 *) lin->data + row * (lin->in * lin->bits / 32);
+}
+
+/**
+ * vlm_linear_dequant_rows:
+ * @lin: a layer
+ * @row0: first weight row
+ * @n_rows: rows to expand
+ * @out: [n_rows, in] F32
+ *
+ * Expands weight rows to F32 (w = scale * q + bias for quantized weights).
+ */
+void
+vlm_linear_dequant_rows (const VlmLinear *lin, gint64 row0, gint64 n_rows, float *out)
+{
+  const VlmKernels *k = vlm_kernels_get ();
+  gint64 in = lin->in;
+  for (gint64 r = 0; r < n_rows; r++) {
+    gint64 row = row0 + r;
+    float *o = out + r * in;
+    switch (lin->dtype) {
+    case VLM_DTYPE_F32:
+      memcpy (o, (const float *) lin->data + row * in, (gsize) in * sizeof (float));
+      break;
+    case VLM_DTYPE_BF16:
+      k->bf16_to_f32 ((const guint16 *) lin->data + row * in, o, in);
+      break;
+    case VLM_DTYPE_F16:
+      for (gint64 c = 0; c < in; c++)
+        o[c] = vlm_f16_to_f32 (((const guint16 *) lin->data)[row * in + c]);
+      break;
+    default: {
+      const guint32 *w = quant_row (lin, row);
+      gint64 groups = in / lin->group_size;
+      for (gint64 g = 0; g < groups; g++) {
+        float s = load_sb (lin->sb_dtype, lin->scales, row * groups + g);
+        float b = load_sb (lin->sb_dtype, lin->biases, row * groups + g);
+        for (gint64 c = g * lin->group_size; c < (g + 1) * lin->group_size; c++)
+          o[c] = s * (float) vlm_quant_code (w, c, lin->bits) + b;
+      }
+    }
+    }
+  }
+}
+
+typedef struct {
+  const VlmLinear *lin;
+  const float *x;
+  const float *xsum;  /* [n, groups] for quantized weights */
+  gint64 n;
+  float *y;
+} FwdJob;
+
+/* Quantized row dot product: sum over groups of s * sum(x*q) + b * sum(x). */
+static float
+dot_quant_row (const VlmLinear *lin, const VlmKernels *k, gint64 row, const float *x,
+               const float *xsum)
+{
+  const guint32 *w = quant_row (lin, row);
+  gint64 gs = lin->group_size, groups = lin->in / gs;
+  gint64 words_per_group = gs * lin->bits / 32;
+  float acc = 0;
+  for (gint64 g = 0; g < groups; g++) {
+    const guint32 *gw = w + g * words_per_group;
+    const float *gx = x + g * gs;
+    float qx;
+    if (lin->bits == 4)
+      qx = k->dot_q4 (gw, gx, gs);
+    else if (lin->bits == 8)
+      qx = k->dot_q8 (gw, gx, gs);
+    else {
+      qx = 0;
+      for (gint64 c = 0; c < gs; c++)
+        qx += gx[c] * (float) vlm_quant_code (gw, c, lin->bits);
+    }
+    acc += load_sb (lin->sb_dtype, lin->scales, row * groups + g) * qx
+           + load_sb (lin->sb_dtype, lin->biases, row * groups + g) * xsum[g];
+  }
+  return acc;
+}
+
+static void
+gemv_range (gpointer data, gint64 begin, gint64 end)
+{
+  const FwdJob *j = data;
+  const VlmLinear *lin = j->lin;
+  const VlmKernels *k = vlm_kernels_get ();
+  gint64 in = lin->in, groups = lin->group_size ? in / lin->group_size : 0;
+  for (gint64 o = begin; o < end; o++) {
+    for (gint64 i = 0; i < j->n; i++) {
+      const float *x = j->x + i * in;
+      float v;
+      switch (lin->dtype) {
+      case VLM_DTYPE_F32: v = k->dot_f32 ((const float *) lin->data + o * in, x, in); break;
+      case VLM_DTYPE_BF16: v = k->dot_bf16 ((const guint16 *) lin->data + o * in, x, in); break;
+      case VLM_DTYPE_F16: v = k->dot_f16 ((const guint16 *) lin->data + o * in, x, in); break;
+      default: v = dot_quant_row (lin, k, o, x, j->xsum + i * groups); break;
+      }
+      j->y[i * lin->out + o] = v + (lin->bias ? lin->bias[o] : 0.0f);
+    }
+  }
+}
+
+static void
+tile_range (gpointer data, gint64 begin, gint64 end)
+{
+  const FwdJob *j = data;
+  const VlmLinear *lin = j->lin;
+  float *tile = g_malloc ((gsize) TILE_ROWS * lin->in * sizeof (float));
+  for (gint64 t = begin; t < end; t++) {
+    gint64 r0 = t * TILE_ROWS, rows = MIN (TILE_ROWS, lin->out - r0);
+    vlm_linear_dequant_rows (lin, r0, rows, tile);
+    vlm_sgemm (j->n, rows, lin->in, j->x, lin->in, tile, lin->in, TRUE, j->y + r0, lin->out,
+               FALSE);
+  }
+  g_free (tile);
+}
+
+/**
+ * vlm_linear_forward:
+ * @lin: a layer
+ * @x: [n, in] F32
+ * @n: input rows
+ * @y: [n, out] F32
+ *
+ * y = x W^T + b.
+ */
+void
+vlm_linear_forward (const VlmLinear *lin, const float *x, gint64 n, float *y)
+{
+  if (n <= 0)
+    return;
+  if (lin->dtype == VLM_DTYPE_F32 && n >= GEMV_MAX_ROWS) {
+    vlm_sgemm (n, lin->out, lin->in, x, lin->in, lin->data, lin->in, TRUE, y, lin->out, FALSE);
+  } else if (n >= GEMV_MAX_ROWS) {
+    FwdJob j = { lin, x, NULL, n, y };
+    vlm_parallel_for ((lin->out + TILE_ROWS - 1) / TILE_ROWS, 1, tile_range, &j);
+  } else {
+    g_autofree float *xsum = NULL;
+    if (lin->bits) {
+      gint64 groups = lin->in / lin->group_size;
+      xsum = g_new (float, n * groups);
+      for (gint64 i = 0; i < n; i++)
+        for (gint64 g = 0; g < groups; g++) {
+          float s = 0;
+          for (gint64 c = 0; c < lin->group_size; c++)
+            s += x[i * lin->in + g * lin->group_size + c];
+          xsum[i * groups + g] = s;
+        }
+    }
+    FwdJob j = { lin, x, xsum, n, y };
+    vlm_parallel_for (lin->out, 16, gemv_range, &j);
+    return;
+  }
+  if (lin->bias)
+    for (gint64 i = 0; i < n; i++)
+      for (gint64 o = 0; o < lin->out; o++)
+        y[i * lin->out + o] += lin->bias[o];
+}
+
+/**
+ * vlm_linear_embed:
+ * @lin: an embedding table viewed as a layer ([vocab, dim], any stored format)
+ * @ids: (array length=n): token ids
+ * @n: number of ids
+ * @out: [n, dim] F32
+ * @error: return location for a #GError
+ *
+ * Returns: %FALSE (naming the id) when an id is outside the table
+ */
+gboolean
+vlm_linear_embed (const VlmLinear *lin, const gint64 *ids, gint64 n, float *out, GError **error)
+{
+  for (gint64 i = 0; i < n; i++) {
+    if (ids[i] < 0 || ids[i] >= lin->out) {
+      g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                   "token id %" G_GINT64_FORMAT " at position %" G_GINT64_FORMAT
+                   " is outside the embedding table of %" G_GINT64_FORMAT " rows",
+                   ids[i], i, lin->out);
+      return FALSE;
+    }
+    vlm_linear_dequant_rows (lin, ids[i], 1, out + i * lin->in);
+  }
+  return TRUE;
+}
+
+/**
+ * vlm_dot_f32:
+ * @a: a vector
+ * @b: another
+ * @n: length
+ *
+ * Returns: the dot product
+ */
+float
+vlm_dot_f32 (const float *a, const float *b, gint64 n)
+{
+  return vlm_kernels_get ()->dot_f32 (a, b, n);
+}
+
+/**
+ * vlm_bf16_to_f32_row:
+ * @src: BF16 values
+ * @dst: F32 output
+ * @n: count
+ */
+void
+vlm_bf16_to_f32_row (const guint16 *src, float *dst, gint64 n)
+{
+  vlm_kernels_get ()->bf16_to_f32 (src, dst, n);
+}
+
+/**
+ * vlm_f16_to_f32_row:
+ * @src: F16 values
+ * @dst: F32 output
+ * @n: count
+ */
+void
+vlm_f16_to_f32_row (const guint16 *src, float *dst, gint64 n)
+{
+  for (gint64 k = 0; k < n; k++)
+    dst[k] = vlm_f16_to_f32 (src[k]);
+}
