@@ -1,0 +1,172 @@
+/* tok-util.c: hash map, byte-level alphabet and lossy UTF-8 helpers. */
+#include "text/tok-util.h"
+
+#include <string.h>
+
+static inline gsize
+tok_hash64 (guint64 k)
+{
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return (gsize) k;
+}
+
+void
+tok_u64_map_init (TokU64Map *m, gsize expected)
+{
+  gsize cap = 16;
+  while (cap < expected * 2) cap <<= 1;
+  m->keys = g_new0 (guint64, cap);
+  m->values = g_new (guint64, cap);
+  m->mask = cap - 1;
+  m->count = 0;
+}
+
+void
+tok_u64_map_clear (TokU64Map *m)
+{
+  g_clear_pointer (&m->keys, g_free);
+  g_clear_pointer (&m->values, g_free);
+  m->mask = m->count = 0;
+}
+
+static void
+tok_u64_map_grow (TokU64Map *m)
+{
+  TokU64Map bigger;
+  tok_u64_map_init (&bigger, (m->mask + 1));
+  for (gsize i = 0; i <= m->mask; i++)
+    if (m->keys[i])
+      tok_u64_map_set (&bigger, m->keys[i] - 1, m->values[i]);
+  tok_u64_map_clear (m);
+  *m = bigger;
+}
+
+void
+tok_u64_map_set (TokU64Map *m, guint64 key, guint64 value)
+{
+  if ((m->count + 1) * 2 > m->mask + 1)
+    tok_u64_map_grow (m);
+  gsize i = tok_hash64 (key) & m->mask;
+  while (m->keys[i] && m->keys[i] != key + 1)
+    i = (i + 1) & m->mask;
+  if (!m->keys[i]) {
+    m->keys[i] = key + 1;
+    m->count++;
+  }
+  m->values[i] = value;
+}
+
+gboolean
+tok_u64_map_get (const TokU64Map *m, guint64 key, guint64 *value)
+{
+  if (!m->keys) return FALSE;
+  gsize i = tok_hash64 (key) & m->mask;
+  while (m->keys[i]) {
+    if (m->keys[i] == key + 1) {
+      *value = m->values[i];
+      return TRUE;
+    }
+    i = (i + 1) & m->mask;
+  }
+  return FALSE;
+}
+
+/* Byte-level alphabet tables, built once. */
+static char byte_chars[256][4];
+static gint16 cp_to_byte[324];
+
+static void
+tok_byte_level_init (void)
+{
+  static gsize done = 0;
+  if (g_once_init_enter (&done)) {
+    int extra = 0;
+    for (int i = 0; i < 324; i++) cp_to_byte[i] = -1;
+    for (int b = 0; b < 256; b++) {
+      gboolean printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+      gunichar cp = printable ? (gunichar) b : (gunichar) (256 + extra++);
+      int l = g_unichar_to_utf8 (cp, byte_chars[b]);
+      byte_chars[b][l] = '\0';
+      cp_to_byte[cp] = b;
+    }
+    g_once_init_leave (&done, 1);
+  }
+}
+
+const char *
+tok_byte_level_char (guint8 byte)
+{
+  tok_byte_level_init ();
+  return byte_chars[byte];
+}
+
+int
+tok_byte_level_byte (gunichar c)
+{
+  tok_byte_level_init ();
+  return c < 324 ? cp_to_byte[c] : -1;
+}
+
+/* Length of the valid UTF-8 sequence at @s (1..4), 0 if invalid; *need gets
+ * the sequence length when @s holds only a valid but incomplete prefix. */
+static int
+tok_utf8_seq (const guchar *s, gsize len, int *need)
+{
+  guchar c = s[0];
+  int n;
+  guchar lo = 0x80, hi = 0xBF;
+  *need = 0;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else return 0;
+  for (int i = 1; i < n; i++) {
+    if ((gsize) i >= len) { *need = n; return -i; }   /* valid so far, truncated */
+    guchar lo_i = i == 1 ? lo : 0x80, hi_i = i == 1 ? hi : 0xBF;
+    if (s[i] < lo_i || s[i] > hi_i) return -i;         /* invalid after i bytes */
+  }
+  return n;
+}
+
+void
+tok_append_utf8_lossy (GString *out, const char *data, gsize len)
+{
+  const guchar *s = (const guchar *) data;
+  gsize i = 0, run = 0;
+  while (i < len) {
+    int need;
+    int n = tok_utf8_seq (s + i, len - i, &need);
+    if (n > 0) { i += n; continue; }
+    g_string_append_len (out, data + run, i - run);
+    g_string_append (out, "\xEF\xBF\xBD");
+    i += n == 0 ? 1 : (gsize) -n;      /* skip the maximal invalid subpart */
+    run = i;
+  }
+  g_string_append_len (out, data + run, len - run);
+}
+
+gsize
+tok_utf8_complete_prefix (const char *data, gsize len)
+{
+  const guchar *s = (const guchar *) data;
+  gsize i = 0;
+  while (i < len) {
+    int need;
+    int n = tok_utf8_seq (s + i, len - i, &need);
+    if (n > 0) i += n;
+    else if (need) return i;           /* a character still being completed */
+    else i += n == 0 ? 1 : (gsize) -n; /* invalid bytes are final (shown as U+FFFD) */
+  }
+  return i;
+}

@@ -1,0 +1,32 @@
+/* tok-util.h: small helpers shared by the tokenizer parts. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Open-addressing map from a 64-bit key to a 64-bit value (BPE merges, trie edges). */
+typedef struct {
+  guint64 *keys;           /* key + 1, so 0 marks an empty slot */
+  guint64 *values;
+  gsize mask, count;
+} TokU64Map;
+
+void     tok_u64_map_init (TokU64Map *m, gsize expected);
+void     tok_u64_map_clear (TokU64Map *m);
+void     tok_u64_map_set (TokU64Map *m, guint64 key, guint64 value);
+gboolean tok_u64_map_get (const TokU64Map *m, guint64 key, guint64 *value);
+
+/* GPT-2 byte-level alphabet: each byte is shown as one printable code point. */
+const char *tok_byte_level_char (guint8 byte);      /* UTF-8 of the code point */
+int      tok_byte_level_byte (gunichar c);           /* -1 if c is not in the alphabet */
+
+/* Appends @len bytes to @out as UTF-8, replacing each maximal invalid subpart
+ * by U+FFFD (what Rust's String::from_utf8_lossy does). */
+void     tok_append_utf8_lossy (GString *out, const char *data, gsize len);
+
+/* Length of the longest prefix of @data that is complete UTF-8 (an incomplete
+ * but so far valid sequence at the end is left out). */
+gsize    tok_utf8_complete_prefix (const char *data, gsize len);
+
+G_END_DECLS
