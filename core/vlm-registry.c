@@ -96,6 +96,40 @@ discard_pending (VlmRegistry *self)
     g_hash_table_remove (self->patches, g_ptr_array_index (self->pending_patches, i));
 }
 
+/* Runs a plugin's init; what it registered is kept only if it succeeds. */
+static gboolean
+init_plugin (VlmRegistry *self, const VlmPluginDesc *desc, const char *filename, GError **error)
+{
+  for (guint i = 0; i < self->plugins->len; i++) {
+    VlmPlugin *other = g_ptr_array_index (self->plugins, i);
+    if (g_str_equal (vlm_plugin_get_name (other), desc->name)) {
+      g_set_error (error, VLM_ERROR, VLM_ERROR_PLUGIN, "a plugin named '%s' is already loaded%s%s",
+                   desc->name, vlm_plugin_get_filename (other) ? " from " : "",
+                   vlm_plugin_get_filename (other) ? vlm_plugin_get_filename (other) : "");
+      return FALSE;
+    }
+  }
+  g_autoptr (VlmPlugin) plugin = vlm_plugin_new_internal (desc, filename);
+  self->pending_factories = g_ptr_array_new ();
+  self->pending_architectures = g_ptr_array_new_with_free_func (g_free);
+  self->pending_patches = g_ptr_array_new_with_free_func (g_free);
+  GError *local = NULL;
+  gboolean ok = desc->init (plugin, &local);
+  if (!ok)
+    discard_pending (self);
+  g_clear_pointer (&self->pending_factories, g_ptr_array_unref);
+  g_clear_pointer (&self->pending_architectures, g_ptr_array_unref);
+  g_clear_pointer (&self->pending_patches, g_ptr_array_unref);
+  if (!ok) {
+    if (!local)
+      local = g_error_new (VLM_ERROR, VLM_ERROR_PLUGIN, "no reason given");
+    g_propagate_error (error, local);
+    return FALSE;
+  }
+  g_ptr_array_add (self->plugins, g_steal_pointer (&plugin));
+  return TRUE;
+}
+
 /**
  * vlm_registry_load_plugin:
  * @registry: the registry
@@ -141,29 +175,10 @@ vlm_registry_load_plugin (VlmRegistry *registry, const char *filename, GError **
     g_module_close (module);
     return FALSE;
   }
-  for (guint i = 0; i < self->plugins->len; i++)
-    if (g_str_equal (vlm_plugin_get_name (g_ptr_array_index (self->plugins, i)), desc->name)) {
-      g_set_error (error, VLM_ERROR, VLM_ERROR_PLUGIN,
-                   "%s: a plugin named '%s' is already loaded from %s", filename, desc->name,
-                   vlm_plugin_get_filename (g_ptr_array_index (self->plugins, i)));
-      g_module_close (module);
-      return FALSE;
-    }
-
-  g_autoptr (VlmPlugin) plugin = vlm_plugin_new_internal (desc, canonical);
-  self->pending_factories = g_ptr_array_new ();
-  self->pending_architectures = g_ptr_array_new_with_free_func (g_free);
-  self->pending_patches = g_ptr_array_new_with_free_func (g_free);
   GError *local = NULL;
-  gboolean ok = desc->init (plugin, &local);
-  if (!ok)
-    discard_pending (self);
-  g_clear_pointer (&self->pending_factories, g_ptr_array_unref);
-  g_clear_pointer (&self->pending_architectures, g_ptr_array_unref);
-  g_clear_pointer (&self->pending_patches, g_ptr_array_unref);
-  if (!ok) {
+  if (!init_plugin (self, desc, canonical, &local)) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_PLUGIN, "%s: init failed: %s", filename,
-                 local ? local->message : "no reason given");
+                 local->message);
     g_clear_error (&local);
     /* Its types may be registered already: keep the code mapped. */
     g_module_make_resident (module);
@@ -171,8 +186,31 @@ vlm_registry_load_plugin (VlmRegistry *registry, const char *filename, GError **
   }
   g_module_make_resident (module);
   g_hash_table_add (self->loaded_files, g_steal_pointer (&canonical));
-  g_ptr_array_add (self->plugins, g_steal_pointer (&plugin));
   return TRUE;
+}
+
+/**
+ * vlm_registry_register_static_plugin:
+ * @registry: the registry
+ * @desc: a plugin descriptor linked into the application
+ * @error: return location for a #GError
+ *
+ * Registers a plugin that is part of the program rather than a module file,
+ * as GStreamer's gst_plugin_register_static() does.
+ *
+ * Returns: %TRUE if its init succeeded
+ */
+gboolean
+vlm_registry_register_static_plugin (VlmRegistry *registry, const VlmPluginDesc *desc,
+                                     GError **error)
+{
+  vlm_registry_ensure_loaded (registry);
+  if (desc->abi_version != VLM_PLUGIN_ABI_VERSION || !desc->name || !desc->init) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_PLUGIN, "static plugin %s: invalid descriptor",
+                 desc->name ? desc->name : "(unnamed)");
+    return FALSE;
+  }
+  return init_plugin (registry, desc, NULL, error);
 }
 
 static int

@@ -26,6 +26,9 @@ VlmRegistry       *vlm_registry_get_default (void);
 void               vlm_registry_ensure_loaded (VlmRegistry *registry);
 gboolean           vlm_registry_load_plugin (VlmRegistry *registry, const char *filename,
                                              GError **error);
+gboolean           vlm_registry_register_static_plugin (VlmRegistry *registry,
+                                                        const VlmPluginDesc *desc,
+                                                        GError **error);
 void               vlm_registry_scan_directory (VlmRegistry *registry, const char *directory);
 GPtrArray         *vlm_registry_list_plugins (VlmRegistry *registry);
 GStrv              vlm_registry_list_failures (VlmRegistry *registry);

@@ -33,7 +33,11 @@ typedef enum {
   VLM_DTYPE_F64,
 } VlmDType;
 
-/** VLM_TENSOR_MAX_DIMS: the largest rank a #VlmTensor can have. */
+/**
+ * VLM_TENSOR_MAX_DIMS:
+ *
+ * The largest rank a #VlmTensor can have.
+ */
 #define VLM_TENSOR_MAX_DIMS 8
 
 /**

@@ -1,0 +1,6 @@
+/* test-elements.h: a static plugin of tiny elements for pipeline tests. */
+#pragma once
+
+#include <vlm/vlm.h>
+
+gboolean test_elements_register (GError **error);
