@@ -9,6 +9,8 @@ static const VlmCliCommand commands[] = {
   { "run", "run a pipeline JSON file", vlm_cli_run },
   { "validate", "check a pipeline JSON file without running it", vlm_cli_validate },
   { "inspect", "list elements, or show one element's ports and properties", vlm_cli_inspect },
+  { "inspect-model", "summarise a model folder: architecture, tensors, quantization", vlm_cli_inspect_model },
+  { "bench-ops", "measure sgemm and GEMV speed per weight format", vlm_cli_bench_ops },
 };
 
 static void
