@@ -112,6 +112,9 @@ sniff_webp (const guint8 *d, gsize len, VlmImageHeader *out)
   if (len < 16 || memcmp (d, "RIFF", 4) != 0 || memcmp (d + 8, "WEBP", 4) != 0)
     return FALSE;
   out->format = "webp";
+  /* The WebP decoder fills missing data silently; the RIFF size tells. */
+  guint64 riff_size = le16 (d + 4) | ((guint64) le16 (d + 6) << 16);
+  out->truncated = len < riff_size + 8;
   if (memcmp (d + 12, "VP8X", 4) == 0 && len >= 30) {
     out->width = le24 (d + 24) + 1;
     out->height = le24 (d + 27) + 1;

@@ -12,6 +12,7 @@ typedef struct {
   guint32 height;
   gboolean mode_known;  /* FALSE: decide RGB/RGBA from the decoded alpha */
   VlmImageMode mode;
+  gboolean truncated;   /* the container declares more bytes than there are */
 } VlmImageHeader;
 
 /* Parses the header of a PNG, JPEG, GIF or WebP without decoding pixels.

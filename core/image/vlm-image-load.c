@@ -12,6 +12,7 @@ typedef struct {
   guint64 max_pixels;
   gboolean too_big;
   int width, height;
+  int rows_done; /* lowest decoded row + 1 */
 } SizeCheck;
 
 /* Formats without a sniffed header still get the limit checked as soon as the
@@ -24,6 +25,16 @@ on_size_prepared (GdkPixbufLoader *loader, int width, int height, gpointer user_
   check->height = height;
   if ((guint64) MAX (width, 0) * (guint64) MAX (height, 0) > check->max_pixels)
     check->too_big = TRUE;
+}
+
+/* gdk-pixbuf's loaders accept a file that stops early and hand out the
+ * partly filled image; Pillow refuses truncated files, so track coverage. */
+static void
+on_area_updated (GdkPixbufLoader *loader, int x, int y, int width, int height,
+                 gpointer user_data)
+{
+  SizeCheck *check = user_data;
+  check->rows_done = MAX (check->rows_done, y + height);
 }
 
 static gboolean
@@ -49,8 +60,9 @@ static GdkPixbuf *
 decode (const guint8 *data, gsize len, const char *name, guint64 max_pixels, GError **error)
 {
   g_autoptr (GdkPixbufLoader) loader = gdk_pixbuf_loader_new ();
-  SizeCheck check = { max_pixels, FALSE, 0, 0 };
+  SizeCheck check = { max_pixels, FALSE, 0, 0, 0 };
   g_signal_connect (loader, "size-prepared", G_CALLBACK (on_size_prepared), &check);
+  g_signal_connect (loader, "area-updated", G_CALLBACK (on_area_updated), &check);
 
   const gsize chunk = 256 * 1024;
   g_autoptr (GError) local = NULL;
@@ -73,6 +85,12 @@ decode (const guint8 *data, gsize len, const char *name, guint64 max_pixels, GEr
     return NULL;
   }
   GdkPixbuf *pixbuf = gdk_pixbuf_loader_get_pixbuf (loader);
+  if (pixbuf != NULL && check.rows_done < gdk_pixbuf_get_height (pixbuf)) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT,
+                 "cannot decode image '%s': truncated data (%d of %d rows)", name,
+                 check.rows_done, gdk_pixbuf_get_height (pixbuf));
+    return NULL;
+  }
   if (pixbuf == NULL) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "cannot decode image '%s': no image data",
                  name);
@@ -157,6 +175,11 @@ vlm_image_load_bytes (GBytes *data, const char *name, guint64 max_pixels,
   if (vlm_image_sniff (bytes, len, &header) && (header.width || header.height) &&
       !check_limit (name, header.width, header.height, max_pixels, error))
     return NULL;
+  if (header.truncated) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "cannot decode image '%s': truncated data",
+                 name);
+    return NULL;
+  }
 
   g_autoptr (GdkPixbuf) pixbuf = decode (bytes, len, name, max_pixels, error);
   if (pixbuf == NULL)
