@@ -15,6 +15,8 @@ typedef struct {
   VlmPipeline *pipeline; /* weak: the pipeline owns its elements */
   GHashTable *inputs;    /* port name -> GValue* */
   GHashTable *outputs;
+  gboolean prepared;
+  double elapsed_ms; /* time spent in the last process() */
 } VlmElementPrivate;
 
 enum { SIGNAL_TEXT, N_SIGNALS };
@@ -549,7 +551,10 @@ vlm_element_process (VlmElement *self, GError **error)
                  priv->id ? priv->id : "?", G_OBJECT_TYPE_NAME (self));
     return FALSE;
   }
-  if (!klass->process (self, &local)) {
+  gint64 start = g_get_monotonic_time ();
+  gboolean ok = klass->process (self, &local);
+  priv->elapsed_ms = (double) (g_get_monotonic_time () - start) / 1000.0;
+  if (!ok) {
     if (!local)
       local = g_error_new (VLM_ERROR, VLM_ERROR_FAILED, "failed without a reason");
     g_propagate_prefixed_error (error, local, "node '%s': ", priv->id ? priv->id : "?");
@@ -579,4 +584,45 @@ void
 vlm_element_emit_text (VlmElement *self, const char *text)
 {
   g_signal_emit (self, signals[SIGNAL_TEXT], 0, text);
+}
+
+/**
+ * vlm_element_prepare:
+ * @self: an element
+ * @error: return location for a #GError
+ *
+ * Runs the element's prepare method once (later calls return %TRUE at once).
+ * Errors are prefixed with the node id.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vlm_element_prepare (VlmElement *self, GError **error)
+{
+  VlmElementClass *klass = VLM_ELEMENT_GET_CLASS (self);
+  VlmElementPrivate *priv = vlm_element_get_instance_private (self);
+  GError *local = NULL;
+  if (priv->prepared || !klass->prepare)
+    return TRUE;
+  if (!klass->prepare (self, &local)) {
+    if (!local)
+      local = g_error_new (VLM_ERROR, VLM_ERROR_FAILED, "failed without a reason");
+    g_propagate_prefixed_error (error, local, "node '%s': ", priv->id ? priv->id : "?");
+    return FALSE;
+  }
+  priv->prepared = TRUE;
+  return TRUE;
+}
+
+/**
+ * vlm_element_get_elapsed_ms:
+ * @self: an element
+ *
+ * Returns: wall-clock milliseconds its last process() took
+ */
+double
+vlm_element_get_elapsed_ms (VlmElement *self)
+{
+  VlmElementPrivate *priv = vlm_element_get_instance_private (self);
+  return priv->elapsed_ms;
 }

@@ -389,11 +389,13 @@ vlm_pipeline_apply_patches (VlmPipeline *pipeline, VlmHook hook, VlmTensorSet *t
 }
 
 static gboolean
-feed_inputs (VlmPipeline *self, VlmNode *node, GError **error)
+feed_inputs (VlmPipeline *self, VlmNode *node, gboolean pipeline_values_only, GError **error)
 {
   for (guint j = 0; j < node->links->len; j++) {
     VlmLink *link = g_ptr_array_index (node->links, j);
     GValue v = G_VALUE_INIT;
+    if (pipeline_values_only && link->source[0] != '@')
+      continue;
     if (link->source[0] == '@') {
       VlmPipelineDesc *d = self->desc;
       if (g_str_equal (link->source, VLM_SOURCE_IMAGES)) {
@@ -419,6 +421,8 @@ feed_inputs (VlmPipeline *self, VlmNode *node, GError **error)
     vlm_element_set_input (node->element, link->port, &v);
     g_value_unset (&v);
   }
+  if (pipeline_values_only)
+    return TRUE;
   g_autoptr (GPtrArray) ins = vlm_element_class_list_ports (VLM_ELEMENT_GET_CLASS (node->element),
                                                             VLM_PORT_INPUT);
   for (guint i = 0; i < ins->len; i++) {
@@ -446,6 +450,29 @@ vlm_pipeline_get_cancellable (VlmPipeline *pipeline)
 }
 
 /**
+ * vlm_pipeline_prepare:
+ * @pipeline: a pipeline
+ * @error: return location for a #GError
+ *
+ * Lets every element load what it needs (weights, tokenizers) before the first
+ * run. vlm_pipeline_run() prepares elements that were not prepared yet, so
+ * calling this is only needed to time or report loading separately.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vlm_pipeline_prepare (VlmPipeline *pipeline, GError **error)
+{
+  for (guint i = 0; i < pipeline->desc->nodes->len; i++) {
+    VlmNode *node = g_ptr_array_index (pipeline->desc->nodes, i);
+    vlm_element_clear_values (node->element);
+    if (!feed_inputs (pipeline, node, TRUE, error) || !vlm_element_prepare (node->element, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/**
  * vlm_pipeline_run:
  * @pipeline: a pipeline
  * @cancellable: (nullable): cancels between nodes (and inside long elements)
@@ -466,7 +493,8 @@ vlm_pipeline_run (VlmPipeline *pipeline, GCancellable *cancellable, GError **err
     VlmNode *node = g_ptr_array_index (pipeline->desc->nodes, i);
     if (g_cancellable_set_error_if_cancelled (cancellable, error))
       return FALSE;
-    if (!feed_inputs (pipeline, node, error) || !vlm_element_process (node->element, error))
+    if (!feed_inputs (pipeline, node, FALSE, error) || !vlm_element_prepare (node->element, error)
+        || !vlm_element_process (node->element, error))
       return FALSE;
   }
   return TRUE;

@@ -86,6 +86,10 @@ typedef struct _VlmPipeline VlmPipeline;
  * @parent_class: the parent class
  * @process: consumes the inputs (vlm_element_get_input()) and produces every
  *   output (vlm_element_set_output()); returns %FALSE with @error set on failure
+ * @prepare: optional; loads what the element needs before the first run
+ *   (weights, tokenizers). Only inputs linked to pipeline values (`@model`,
+ *   `@prompt`, ...) are set when it is called. Called once by
+ *   vlm_pipeline_prepare(), so that loading is timed apart from running.
  *
  * Subclasses declare metadata and ports in class_init with
  * vlm_element_class_set_metadata() and vlm_element_class_add_port(), and their
@@ -96,9 +100,10 @@ struct _VlmElementClass {
   GObjectClass parent_class;
 
   gboolean (*process) (VlmElement *self, GError **error);
+  gboolean (*prepare) (VlmElement *self, GError **error);
 
   /*< private >*/
-  gpointer padding[8];
+  gpointer padding[7];
 };
 
 void         vlm_element_class_set_metadata (VlmElementClass *klass, VlmElementKind kind,
@@ -135,6 +140,8 @@ void         vlm_element_set_output_object (VlmElement *self, const char *port, 
 void         vlm_element_clear_values (VlmElement *self);
 
 gboolean     vlm_element_process (VlmElement *self, GError **error);
+gboolean     vlm_element_prepare (VlmElement *self, GError **error);
+double       vlm_element_get_elapsed_ms (VlmElement *self);
 void         vlm_element_emit_text (VlmElement *self, const char *text);
 
 G_END_DECLS

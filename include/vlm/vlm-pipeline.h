@@ -31,6 +31,7 @@ gboolean     vlm_pipeline_set_node_property (VlmPipeline *pipeline, const char *
 gboolean     vlm_pipeline_apply_patches (VlmPipeline *pipeline, VlmHook hook,
                                          VlmTensorSet *tensors, GError **error);
 GPtrArray   *vlm_pipeline_list_active_patches (VlmPipeline *pipeline, VlmHook hook);
+gboolean     vlm_pipeline_prepare (VlmPipeline *pipeline, GError **error);
 gboolean     vlm_pipeline_run (VlmPipeline *pipeline, GCancellable *cancellable, GError **error);
 GCancellable *vlm_pipeline_get_cancellable (VlmPipeline *pipeline);
 GStrv        vlm_pipeline_list_sink_outputs (VlmPipeline *pipeline);

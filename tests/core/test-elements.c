@@ -12,6 +12,15 @@ G_DEFINE_FINAL_TYPE (TestSource, test_source, VLM_TYPE_ELEMENT)
 
 enum { PROP_0, PROP_COUNT, PROP_WORD };
 
+guint test_source_prepare_calls;
+
+static gboolean
+source_prepare (VlmElement *element, GError **error)
+{
+  test_source_prepare_calls++;
+  return TRUE;
+}
+
 static gboolean
 source_process (VlmElement *element, GError **error)
 {
@@ -64,6 +73,7 @@ test_source_class_init (TestSourceClass *klass)
   oc->get_property = source_get_property;
   oc->finalize = source_finalize;
   ec->process = source_process;
+  ec->prepare = source_prepare;
   g_object_class_install_property (oc, PROP_COUNT,
       g_param_spec_int ("count", "Count", "mask length", 1, 100, 4, G_PARAM_READWRITE));
   g_object_class_install_property (oc, PROP_WORD,

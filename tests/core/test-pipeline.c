@@ -36,12 +36,16 @@ test_run (void)
       " {\"id\": \"src\", \"element\": \"test-source\", \"properties\": {\"count\": 6, \"word\": \"hi\"}}]}",
       &error);
   g_assert_no_error (error);
+  guint before = test_source_prepare_calls;
+  g_assert_true (vlm_pipeline_prepare (p, &error));
+  g_assert_cmpuint (test_source_prepare_calls, ==, before + 1);
   g_auto (GStrv) ids = vlm_pipeline_list_node_ids (p);
   g_assert_cmpstr (ids[0], ==, "src"); /* topological order, not file order */
   g_assert_true (vlm_pipeline_run (p, NULL, &error));
   g_assert_no_error (error);
   const GValue *v = vlm_pipeline_get_value (p, "join.text");
   g_assert_cmpstr (g_value_get_string (v), ==, "hi world");
+  g_assert_cmpuint (test_source_prepare_calls, ==, before + 1); /* prepared once only */
   g_auto (GStrv) sinks = vlm_pipeline_list_sink_outputs (p);
   g_assert_true (g_strv_contains ((const char *const *) sinks, "src.mask"));
   g_assert_true (g_strv_contains ((const char *const *) sinks, "join.text"));
