@@ -2,6 +2,7 @@
 #include "vlm-pipeline-private.h"
 #include "vlm-json-value.h"
 #include "vlm/vlm-error.h"
+#include "vlm/vlm-model-dir.h"
 #include "vlm/vlm-registry.h"
 
 #include <string.h>
@@ -60,6 +61,16 @@ resolve_path (const char *base_dir, const char *path)
   if (!base_dir || g_path_is_absolute (path))
     return g_strdup (path);
   return g_build_filename (base_dir, path, NULL);
+}
+
+/* A folder relative to the pipeline file, else a Hugging Face id in the local cache. */
+static char *
+resolve_model (const char *base_dir, const char *model, GError **error)
+{
+  g_autofree char *path = resolve_path (base_dir, model);
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    return g_steal_pointer (&path);
+  return vlm_model_dir_resolve (model, error);
 }
 
 /**
@@ -485,8 +496,8 @@ vlm_pipeline_desc_parse (const char *data, gssize length, const char *source_nam
       || !get_optional_string (obj, "system", source_name, &desc->system, &local)
       || !get_string_list (obj, "images", source_name, &desc->images, &local))
     goto fail;
-  if (model)
-    desc->model = resolve_path (base_dir, model);
+  if (model && !(desc->model = resolve_model (base_dir, model, &local)))
+    goto fail;
   for (guint i = 0; desc->images && desc->images[i]; i++) {
     char *p = resolve_path (base_dir, desc->images[i]);
     g_free (desc->images[i]);

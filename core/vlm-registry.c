@@ -472,7 +472,7 @@ vlm_registry_list_architectures (VlmRegistry *registry)
   GStrv keys = (GStrv) g_hash_table_get_keys_as_array (registry->architectures, NULL);
   GStrv out = g_strdupv (keys);
   g_free (keys);
-  qsort (out, g_strv_length (out), sizeof (char *), (int (*) (const void *, const void *)) g_strcmp0);
+  qsort (out, g_strv_length (out), sizeof (char *), compare_strings);
   return out;
 }
 

@@ -33,7 +33,7 @@ list_everything (VlmRegistry *registry)
   g_print ("\nPlugins:\n");
   for (guint i = 0; i < plugins->len; i++) {
     VlmPlugin *p = g_ptr_array_index (plugins, i);
-    g_print ("  %-12s %-8s %-14s %s\n", vlm_plugin_get_name (p), vlm_plugin_get_version (p),
+    g_print ("  %-16s %-8s %-18s %s\n", vlm_plugin_get_name (p), vlm_plugin_get_version (p),
              vlm_plugin_get_license (p), vlm_plugin_get_filename (p));
   }
   g_print ("\n%u elements, %u plugins\n", factories->len, plugins->len);

@@ -1,0 +1,6 @@
+/* idefics3-elements.h: the element types of the idefics3 plugin. */
+#pragma once
+
+#include <vlm/vlm.h>
+
+G_DECLARE_FINAL_TYPE (Idefics3Processor, idefics3_processor, IDEFICS3, PROCESSOR, VlmElement)
