@@ -6,6 +6,7 @@
 #include <string.h>
 
 static const VlmCliCommand commands[] = {
+  { "generate", "answer a question about images with a model", vlm_cli_generate },
   { "run", "run a pipeline JSON file", vlm_cli_run },
   { "validate", "check a pipeline JSON file without running it", vlm_cli_validate },
   { "inspect", "list elements, or show one element's ports and properties", vlm_cli_inspect },
@@ -42,8 +43,12 @@ main (int argc, char **argv)
     return VLM_EXIT_OK;
   }
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
-    if (!strcmp (argv[1], commands[i].name))
+    if (!strcmp (argv[1], commands[i].name)) {
+      /* --help of a subcommand then reads "vlm-pipeline COMMAND [OPTION…]". */
+      g_autofree char *prgname = g_strdup_printf ("vlm-pipeline %s", commands[i].name);
+      g_set_prgname (prgname);
       return commands[i].func (argc - 1, argv + 1);
+    }
   g_printerr ("vlm-pipeline: unknown command '%s'\n", argv[1]);
   print_help (stderr);
   return VLM_EXIT_USAGE;

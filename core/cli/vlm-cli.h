@@ -15,6 +15,7 @@ typedef struct {
 } VlmCliCommand;
 
 /* One line per subcommand, in cmd-<name>.c. */
+int vlm_cli_generate (int argc, char **argv);
 int vlm_cli_run (int argc, char **argv);
 int vlm_cli_validate (int argc, char **argv);
 int vlm_cli_inspect (int argc, char **argv);
