@@ -12,6 +12,9 @@ static const VlmCliCommand commands[] = {
   { "inspect", "list elements, or show one element's ports and properties", vlm_cli_inspect },
   { "inspect-model", "summarise a model folder: architecture, tensors, quantization", vlm_cli_inspect_model },
   { "bench-ops", "measure sgemm and GEMV speed per weight format", vlm_cli_bench_ops },
+  { "tokenize", "encode text with a model's tokenizer", vlm_cli_tokenize },
+  { "detokenize", "decode token ids with a model's tokenizer", vlm_cli_detokenize },
+  { "template", "render a conversation with a model's chat template", vlm_cli_template },
 };
 
 static void

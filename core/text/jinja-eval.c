@@ -280,7 +280,7 @@ jslice (JEval *ev, JFrame *f, JNode *n, JValue *target, GError **error)
   for (int i = 0; i < 2; i++) {
     gboolean given = parts[i] && parts[i]->type == JV_INT;
     gint64 x = given ? parts[i]->u.i : 0;
-    if (!given) x = (i == 0) == (step > 0) ? (step > 0 ? 0 : len - 1) : (step > 0 ? len : -1);
+    if (!given) x = i == 0 ? (step > 0 ? 0 : len - 1) : (step > 0 ? len : -1);
     else {
       if (x < 0) x += len;
       if (step > 0) x = CLAMP (x, 0, len);

@@ -7,6 +7,7 @@
 #include <vlm/vlm-tensor-set.h>
 #include <vlm/vlm-image.h>
 #include <vlm/vlm-tokenizer.h>
+#include <vlm/vlm-sampler.h>
 #include <vlm/vlm-chat-template.h>
 #include <vlm/vlm-safetensors.h>
 #include <vlm/vlm-model-dir.h>
