@@ -292,7 +292,7 @@ tok_bpe_load_vocab (TokBpe *b, const TjNode *vocab, const char *where, GError **
 }
 
 static gboolean
-tok_bpe_load_merges (TokBpe *b, const TjNode *merges, const char *where, GError **error)
+tok_bpe_load_merges (TokBpe *b, TjNode *merges, const char *where, GError **error)
 {
   if (merges && merges->type == TJ_NULL) merges = NULL;
   if (merges && !tj_is (merges, TJ_ARRAY))
@@ -304,17 +304,19 @@ tok_bpe_load_merges (TokBpe *b, const TjNode *merges, const char *where, GError 
   gboolean ok = TRUE;
   for (guint i = 0; i < n && ok; i++) {
     const TjNode *m = merges->u.items[i];
-    char *left = NULL;
-    const char *right = NULL;
+    const char *left = NULL, *right = NULL;
+    char *space = NULL;
     if (tj_is (m, TJ_STRING)) {
-      const char *sp = strchr (m->u.s, ' ');
-      if (sp) {
-        left = g_strndup (m->u.s, sp - m->u.s);
-        right = sp + 1;
+      /* "a b": split in place (the document buffer is ours and freed after loading). */
+      space = strchr (m->u.s, ' ');
+      if (space) {
+        *space = '\0';
+        left = m->u.s;
+        right = space + 1;
       }
     } else if (tj_is (m, TJ_ARRAY) && m->n == 2 && tj_is (m->u.items[0], TJ_STRING)
                && tj_is (m->u.items[1], TJ_STRING)) {
-      left = g_strdup (m->u.items[0]->u.s);
+      left = m->u.items[0]->u.s;
       right = m->u.items[1]->u.s;
     }
     if (!left) {
@@ -338,14 +340,14 @@ tok_bpe_load_merges (TokBpe *b, const TjNode *merges, const char *where, GError 
       if (!tok_u64_map_get (&b->merges, key, &old))
         tok_u64_map_set (&b->merges, key, ((guint64) i << 32) | (guint32) j);
     }
-    g_free (left);
+    if (space) *space = ' ';
   }
   g_string_free (joined, TRUE);
   return ok;
 }
 
 TokModel *
-tok_bpe_new (const TjNode *node, const char *where, GError **error)
+tok_bpe_new (TjNode *node, const char *where, GError **error)
 {
   TokBpe *b = g_new0 (TokBpe, 1);
   b->parent.klass = &tok_bpe_class;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 TokModel *
-tok_model_new (const TjNode *node, const char *where, GError **error)
+tok_model_new (TjNode *node, const char *where, GError **error)
 {
   if (!tj_is (node, TJ_OBJECT)) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: missing \"model\" object", where);

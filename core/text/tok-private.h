@@ -63,8 +63,9 @@ struct _TokModel {
   const TokModelClass *klass;
 };
 
-TokModel *tok_model_new (const TjNode *node, const char *where, GError **error);
-TokModel *tok_bpe_new (const TjNode *node, const char *where, GError **error);
+/* Loading may modify string nodes of @node temporarily (it restores them). */
+TokModel *tok_model_new (TjNode *node, const char *where, GError **error);
+TokModel *tok_bpe_new (TjNode *node, const char *where, GError **error);
 void      tok_model_free (TokModel *m);
 #define tok_model_tokenize(m, w, l, ids) ((m)->klass->tokenize ((m), (w), (l), (ids)))
 #define tok_model_id_to_token(m, id) ((m)->klass->id_to_token ((m), (id)))
