@@ -1,0 +1,6 @@
+/* paligemma-elements.h: the element types of the paligemma plugin. */
+#pragma once
+
+#include <vlm/vlm.h>
+
+G_DECLARE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, PALIGEMMA, PROCESSOR, VlmElement)
