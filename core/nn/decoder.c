@@ -1,0 +1,212 @@
+/* decoder.c: the decoder's forward pass over a KV cache, embeddings and the image merge.
+ * One code path serves prefill (many rows: VlmLinear takes the sgemm route) and decoding
+ * (one row: the GEMV kernels); keys and values are projected straight into the cache and
+ * attention reads the cache in place. */
+#include "nn/decoder.h"
+
+#include "vlm/vlm-error.h"
+
+#include <math.h>
+#include <string.h>
+
+/**
+ * vlm_decoder_embed:
+ * @dec: a decoder
+ * @ids: (array length=n): token ids
+ * @n: their number
+ * @out: [n, hidden]
+ * @error: return location for a #GError
+ *
+ * Returns: %FALSE (naming the id) for an id outside the vocabulary
+ */
+gboolean
+vlm_decoder_embed (VlmDecoder *dec, const gint64 *ids, gint64 n, float *out, GError **error)
+{
+  if (!vlm_linear_embed (&dec->embed, ids, n, out, error))
+    return FALSE;
+  if (dec->cfg.embed_scale != 1.0f)
+    vlm_scale_f32 (out, dec->cfg.embed_scale, n * dec->cfg.hidden);
+  return TRUE;
+}
+
+/**
+ * vlm_decoder_merge_image_features:
+ * @dec: a decoder
+ * @ids: (array length=n): the prompt's token ids
+ * @n: their number
+ * @features: [n_features, hidden] image features, in the order of the image tokens
+ * @n_features: rows of @features
+ * @embeds: [n, hidden] text embeddings; image-token rows are replaced
+ * @error: return location for a #GError
+ *
+ * Returns: %FALSE when the number of image tokens differs from @n_features
+ */
+gboolean
+vlm_decoder_merge_image_features (VlmDecoder *dec, const gint64 *ids, gint64 n,
+                                  const float *features, gint64 n_features, float *embeds,
+                                  GError **error)
+{
+  gint64 D = dec->cfg.hidden, tok = dec->cfg.image_token_id, count = 0;
+  for (gint64 i = 0; i < n; i++)
+    count += tok >= 0 && ids[i] == tok;
+  if (count != n_features) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "input_ids has %" G_GINT64_FORMAT " image tokens (id %" G_GINT64_FORMAT
+                 ") but image_features has %" G_GINT64_FORMAT " rows", count, tok, n_features);
+    return FALSE;
+  }
+  for (gint64 i = 0, r = 0; i < n && r < n_features; i++)
+    if (ids[i] == tok)
+      memcpy (embeds + i * D, features + (r++) * D, (gsize) D * sizeof (float));
+  return TRUE;
+}
+
+static float *
+try_floats (gint64 n, gboolean *ok)
+{
+  float *p = n > 0 && (guint64) n <= G_MAXSIZE / sizeof (float)
+                 ? g_try_malloc ((gsize) n * sizeof (float)) : NULL;
+  if (!p)
+    *ok = FALSE;
+  return p;
+}
+
+/**
+ * vlm_decoder_state_new:
+ * @dec: a decoder
+ * @max_rows: the most rows one forward call takes (the prompt length)
+ * @capacity: the most positions of the sequence (prompt + new tokens)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the cache and scratch of one sequence
+ */
+VlmDecoderState *
+vlm_decoder_state_new (VlmDecoder *dec, gint64 max_rows, gint64 capacity, GError **error)
+{
+  const VlmDecoderConfig *c = &dec->cfg;
+  if (max_rows <= 0 || max_rows > capacity || max_rows > G_MAXINT32) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_LIMIT, "a sequence of %" G_GINT64_FORMAT
+                 " rows cannot be decoded", max_rows);
+    return NULL;
+  }
+  g_autoptr (VlmDecoderState) s = g_new0 (VlmDecoderState, 1);
+  s->cache = vlm_kv_cache_new (c->n_layers, capacity, c->n_kv_heads * c->head_dim, error);
+  if (!s->cache)
+    return NULL;
+  gboolean ok = TRUE;
+  gint64 qd = c->n_heads * c->head_dim;
+  s->max_rows = max_rows;
+  s->x = try_floats (max_rows * c->hidden, &ok);
+  s->h = try_floats (max_rows * c->hidden, &ok);
+  s->q = try_floats (max_rows * qd, &ok);
+  s->attn = try_floats (max_rows * qd, &ok);
+  s->gate = try_floats (max_rows * c->intermediate, &ok);
+  s->up = try_floats (max_rows * c->intermediate, &ok);
+  s->logits = try_floats (c->vocab, &ok);
+  s->positions = g_try_new (gint64, max_rows);
+  if (!ok || !s->positions) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_LIMIT,
+                 "out of memory for decoding %" G_GINT64_FORMAT " rows at once", max_rows);
+    return NULL;
+  }
+  return g_steal_pointer (&s);
+}
+
+/**
+ * vlm_decoder_state_free:
+ * @state: (nullable): a state
+ */
+void
+vlm_decoder_state_free (VlmDecoderState *state)
+{
+  if (!state)
+    return;
+  vlm_kv_cache_free (state->cache);
+  g_free (state->x);
+  g_free (state->h);
+  g_free (state->q);
+  g_free (state->attn);
+  g_free (state->gate);
+  g_free (state->up);
+  g_free (state->logits);
+  g_free (state->positions);
+  g_free (state);
+}
+
+static void
+layer_forward (VlmDecoder *dec, VlmDecoderState *s, gint64 li, gint64 n, VlmAttnMask *mask)
+{
+  const VlmDecoderConfig *c = &dec->cfg;
+  const VlmDecoderLayer *l = &dec->layers[li];
+  gint64 D = c->hidden, hd = c->head_dim, pos0 = s->cache->len;
+  gint64 kvd = s->cache->kv_dim;
+  float *keys = vlm_kv_cache_keys (s->cache, li), *values = vlm_kv_cache_values (s->cache, li);
+  float eps = (float) c->rms_eps;
+
+  vlm_rms_norm (s->x, vlm_tensor_get_data (l->attn_norm), c->norm_weight_offset, n, D, eps, s->h);
+  vlm_linear_forward (&l->q, s->h, n, s->q);
+  vlm_linear_forward (&l->k, s->h, n, keys + pos0 * kvd);
+  vlm_linear_forward (&l->v, s->h, n, values + pos0 * kvd);
+  vlm_rope_apply (s->q, n, c->n_heads, hd, s->positions, dec->inv_freq, (int) hd,
+                  c->rope_interleaved);
+  vlm_rope_apply (keys + pos0 * kvd, n, c->n_kv_heads, hd, s->positions, dec->inv_freq, (int) hd,
+                  c->rope_interleaved);
+  mask->window = l->window;
+  vlm_attention (s->q, keys, values, n, pos0 + n, c->n_heads, c->n_kv_heads, hd, hd, mask,
+                 s->attn);
+  vlm_linear_forward (&l->o, s->attn, n, s->h);
+  vlm_add_f32 (s->x, s->x, s->h, n * D);
+
+  vlm_rms_norm (s->x, vlm_tensor_get_data (l->mlp_norm), c->norm_weight_offset, n, D, eps, s->h);
+  vlm_linear_forward (&l->gate, s->h, n, s->gate);
+  vlm_linear_forward (&l->up, s->h, n, s->up);
+  vlm_glu (s->gate, s->up, s->gate, n * c->intermediate, c->act);
+  vlm_linear_forward (&l->down, s->gate, n, s->h);
+  vlm_add_f32 (s->x, s->x, s->h, n * D);
+}
+
+/**
+ * vlm_decoder_forward:
+ * @dec: a decoder
+ * @state: the sequence's state; its cache grows by @n positions
+ * @embeds: [n, hidden] input embeddings of the next @n positions
+ * @n: rows, at most the state's max_rows and within its capacity
+ * @final_hidden: (nullable): [n, hidden] receives every row after the final norm
+ *
+ * Runs the layers over the new positions, attending to the cached ones, and leaves the
+ * next-token logits of the last row in state->logits.
+ */
+void
+vlm_decoder_forward (VlmDecoder *dec, VlmDecoderState *state, const float *embeds, gint64 n,
+                     float *final_hidden)
+{
+  const VlmDecoderConfig *c = &dec->cfg;
+  VlmKvCache *cache = state->cache;
+  g_return_if_fail (n > 0 && n <= state->max_rows && cache->len + n <= cache->capacity);
+  gint64 D = c->hidden;
+  memcpy (state->x, embeds, (gsize) (n * D) * sizeof (float));
+  for (gint64 t = 0; t < n; t++)
+    state->positions[t] = cache->len + t;
+  VlmAttnMask mask = { .causal = TRUE, .q_offset = cache->len, .key_valid = cache->key_valid,
+                       .softcap = c->attn_softcap };
+  for (gint64 li = 0; li < c->n_layers; li++)
+    layer_forward (dec, state, li, n, &mask);
+  cache->len += n;
+
+  /* Only the last row feeds the LM head; all rows are normalised when asked for. */
+  float eps = (float) c->rms_eps;
+  const float *norm = vlm_tensor_get_data (dec->final_norm), *last;
+  if (final_hidden) {
+    vlm_rms_norm (state->x, norm, c->norm_weight_offset, n, D, eps, final_hidden);
+    last = final_hidden + (n - 1) * D;
+  } else {
+    vlm_rms_norm (state->x + (n - 1) * D, norm, c->norm_weight_offset, 1, D, eps,
+                  state->h);
+    last = state->h;
+  }
+  vlm_linear_forward (dec->lm_head.data ? &dec->lm_head : &dec->embed, last, 1,
+                      state->logits);
+  if (c->final_softcap > 0)
+    for (gint64 i = 0; i < c->vocab; i++)
+      state->logits[i] = c->final_softcap * tanhf (state->logits[i] / c->final_softcap);
+}
