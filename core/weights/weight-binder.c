@@ -367,7 +367,9 @@ check_linear (VlmWeightRequest *r, Decl *d, const char *module)
            || !shape_matches (2, d->shape, vlm_tensor_get_ndim (d->weight),
                               vlm_tensor_get_shape (d->weight, NULL))) {
     g_autofree char *wname = g_strconcat (module, ".weight", NULL);
-    wrong_shape (r, wname, 2, d->shape, d->weight, " (F32/BF16/F16)");
+    wrong_shape (r, wname, 2, d->shape, d->weight,
+                 is_linear_dtype (vlm_tensor_get_dtype (d->weight)) ? NULL
+                 : " (F32, BF16 or F16, or U32 with .scales)");
   }
 
   g_autofree char *bias_name = g_strconcat (module, ".bias", NULL);

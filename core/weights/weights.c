@@ -33,8 +33,8 @@ cache_quark (VlmModelDir *dir)
  * @error: return location for a #GError
  *
  * Views every tensor of the folder's checkpoint (mapped, no copies), detects
- * the layout (safetensors metadata `format` "mlx", or a `quantization` section
- * in the config) and runs the `weights` patches. With a pipeline the result is
+ * the layout (safetensors metadata `format` "mlx", or mlx-vlm's `quantization`
+ * section in the config) and runs the `weights` patches. With a pipeline the result is
  * shared by every caller for the same folder.
  *
  * Returns: (transfer full) (nullable): the weights
@@ -65,7 +65,7 @@ vlm_weights_open (VlmModelDir *dir, VlmPipeline *pipeline, GError **error)
   if (w->quant)
     json_object_ref (w->quant);
   w->mlx_layout = g_strcmp0 (vlm_safetensors_get_metadata (st, "format"), "mlx") == 0
-                  || vlm_model_dir_get_quantization (dir, NULL, NULL);
+                  || vlm_model_dir_has_key (dir, NULL, "quantization");
   if (pipeline)
     g_object_set_qdata_full (G_OBJECT (pipeline), quark, vlm_weights_ref (w),
                              (GDestroyNotify) vlm_weights_unref);

@@ -37,7 +37,7 @@ declare_text_model (VlmModelDir *dir, VlmWeights *w, TextModel *m)
 {
   gint64 h = vlm_model_dir_get_int (dir, "text_config", "hidden_size", 0);
   gint64 heads = vlm_model_dir_get_int (dir, "text_config", "num_attention_heads", 0);
-  gint64 kv = vlm_model_dir_get_int (dir, "text_config", "num_key_value_heads", 0);
+  gint64 kv = vlm_model_dir_get_int (dir, "text_config", "num_key_value_heads", heads);
   gint64 hd = vlm_model_dir_get_int (dir, "text_config", "head_dim", h / heads);
   gint64 inter = vlm_model_dir_get_int (dir, "text_config", "intermediate_size", 0);
   gint64 vocab = vlm_model_dir_get_int (dir, "text_config", "vocab_size", 0);
@@ -59,8 +59,12 @@ declare_text_model (VlmModelDir *dir, VlmWeights *w, TextModel *m)
     vlm_weight_request_tensor (r, n2, 1, &h, 0, &m->norms[l][1]);
   }
   vlm_weight_request_tensor (r, "norm.weight", 1, &h, 0, &m->norm);
+  /* Tied embeddings: no lm_head is fine, the decoder reuses the embedding table. */
+  gboolean tied = vlm_model_dir_get_bool (dir, "text_config", "tie_word_embeddings",
+                                          vlm_model_dir_get_bool (dir, NULL, "tie_word_embeddings",
+                                                                  FALSE));
   vlm_weight_request_linear (r, "lm_head|/lm_head|/language_model.lm_head", vocab, h,
-                             VLM_WEIGHT_NO_BIAS, &m->head);
+                             VLM_WEIGHT_NO_BIAS | (tied ? VLM_WEIGHT_OPTIONAL : 0), &m->head);
   return r;
 }
 
@@ -123,6 +127,34 @@ test_text_model_hf (void)
                                                                  "model.text_model.norm.weight"),
                                              i0));
   text_model_clear (&m);
+}
+
+/* llava-hf's legacy names (lm_head inside language_model) and PaliGemma's tied
+ * embeddings bind with the same declarations. */
+static void
+check_legacy_text_model (const char *fixture, const char *lm_head)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VlmModelDir) dir = open_fixture (fixture);
+  g_autoptr (VlmWeights) w = vlm_weights_open (dir, NULL, &error);
+  g_assert_no_error (error);
+  TextModel m = { 0 };
+  g_autoptr (VlmWeightRequest) r = declare_text_model (dir, w, &m);
+  g_assert_true (vlm_weight_request_finish (r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (vlm_weight_request_get_prefix (r), ==, "language_model.model.");
+  g_assert_cmpstr (vlm_weight_request_resolved (r, "lm_head|/lm_head|/language_model.lm_head"),
+                   ==, lm_head);
+  g_assert_true ((m.head.data != NULL) == (lm_head != NULL));
+  g_assert_nonnull (m.embed.data);
+  text_model_clear (&m);
+}
+
+static void
+test_text_model_legacy (void)
+{
+  check_legacy_text_model ("llava", "language_model.lm_head");
+  check_legacy_text_model ("paligemma", NULL);
 }
 
 static void
@@ -273,6 +305,7 @@ test_vision_conv (void)
 {
   check_vision ("idefics3", "model.vision_model.");
   check_vision ("smolvlm", "vision_model.");
+  check_vision ("paligemma", "vision_tower.vision_model.");
 }
 
 /* A model folder in a temp dir: config.json plus model.safetensors from @set. */
@@ -518,6 +551,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/weight-binder/text-model/hf", test_text_model_hf);
   g_test_add_func ("/weight-binder/text-model/mlx", test_text_model_mlx);
+  g_test_add_func ("/weight-binder/text-model/legacy", test_text_model_legacy);
   g_test_add_func ("/weight-binder/vision-conv", test_vision_conv);
   g_test_add_func ("/weight-binder/errors/all-at-once", test_all_problems_in_one_error);
   g_test_add_func ("/weight-binder/errors/tied-and-bias", test_tied_and_bias);
