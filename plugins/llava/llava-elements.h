@@ -1,0 +1,6 @@
+/* llava-elements.h: the element types of the llava plugin. */
+#pragma once
+
+#include <vlm/vlm.h>
+
+G_DECLARE_FINAL_TYPE (LlavaProcessor, llava_processor, LLAVA, PROCESSOR, VlmElement)

@@ -1,0 +1,224 @@
+/* llava-processor.c: images + rendered chat prompt -> input_ids, pixel_values,
+ * as transformers' LlavaProcessor with CLIPImageProcessor (slow path) does:
+ * convert("RGB") (alpha dropped), shortest-edge resize, center crop, rescale,
+ * normalize; every <image> expanded to the number of image features. */
+#include "llava-elements.h"
+
+#include "image/processor-io.h"
+#include "image/processor-settings.h"
+
+struct _LlavaProcessor {
+  VlmElement parent;
+  char *model;             /* the folder the settings and tokenizer were loaded from */
+  gboolean do_resize;
+  int shortest_edge;       /* size.shortest_edge */
+  VlmResample resample;
+  gboolean do_center_crop;
+  int crop_width, crop_height;
+  VlmImageNormalize norm;
+  char *image_token;
+  int patch_size;          /* 0: unknown, no expansion (legacy processors) */
+  int num_additional_image_tokens;
+  char *strategy;          /* vision_feature_select_strategy */
+  VlmTokenizer *tokenizer;
+};
+
+G_DEFINE_FINAL_TYPE (LlavaProcessor, llava_processor, VLM_TYPE_ELEMENT)
+
+/* CLIPImageProcessor's defaults (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD). */
+static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+static const float CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+
+static gboolean
+load_settings (LlavaProcessor *self, VlmModelDir *dir, GError **error)
+{
+  JsonObject *s = vlm_model_dir_get_processor_config (dir);
+  g_autofree char *source = g_build_filename (vlm_model_dir_get_path (dir),
+                                              "preprocessor_config.json", NULL);
+  self->do_resize = TRUE;
+  self->shortest_edge = 224;
+  self->resample = VLM_RESAMPLE_BICUBIC;
+  self->do_center_crop = TRUE;
+  self->crop_width = self->crop_height = 224;
+  g_free (self->image_token);
+  self->image_token = g_strdup ("<image>");
+  g_free (self->strategy);
+  /* The processor's own settings win; older checkpoints only have them in config.json. */
+  self->strategy = g_strdup (vlm_model_dir_get_string (dir, NULL, "vision_feature_select_strategy",
+                                                       NULL));
+  self->patch_size = 0;
+  self->num_additional_image_tokens = 0;
+  return vlm_settings_read_bool (s, "do_resize", &self->do_resize, source, error)
+         && vlm_settings_read_member_int (s, "size", "shortest_edge", &self->shortest_edge,
+                                          source, error)
+         && vlm_settings_read_resample (s, "resample", &self->resample, source, error)
+         && vlm_settings_read_bool (s, "do_center_crop", &self->do_center_crop, source, error)
+         && vlm_settings_read_member_int (s, "crop_size", "height", &self->crop_height, source,
+                                          error)
+         && vlm_settings_read_member_int (s, "crop_size", "width", &self->crop_width, source,
+                                          error)
+         && vlm_image_normalize_load (&self->norm, CLIP_MEAN, CLIP_STD, s, source, error)
+         && vlm_settings_read_string (s, "image_token", &self->image_token, source, error)
+         && vlm_settings_read_int (s, "patch_size", 1, 1 << 16, &self->patch_size, source, error)
+         && vlm_settings_read_int (s, "num_additional_image_tokens", 0, 1 << 16,
+                                   &self->num_additional_image_tokens, source, error)
+         && vlm_settings_read_string (s, "vision_feature_select_strategy", &self->strategy,
+                                      source, error);
+}
+
+static gboolean
+processor_prepare (VlmElement *element, GError **error)
+{
+  LlavaProcessor *self = LLAVA_PROCESSOR (element);
+  const char *model = vlm_element_get_input_string (element, "model");
+  if (!model) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
+    return FALSE;
+  }
+  if (self->model && g_str_equal (self->model, model))
+    return TRUE;
+  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
+  if (!dir || !load_settings (self, dir, error))
+    return FALSE;
+  g_clear_object (&self->tokenizer);
+  self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
+  if (!self->tokenizer)
+    return FALSE;
+  g_free (self->model);
+  self->model = g_strdup (model);
+  return TRUE;
+}
+
+/* get_resize_output_image_size (default_to_square=False): the short side
+ * becomes @edge, the long side int(edge * long / short). */
+static VlmImage *
+resize_shortest_edge (VlmImage *image, int edge, VlmResample resample, GError **error)
+{
+  int w = vlm_image_get_width (image), h = vlm_image_get_height (image);
+  int short_side = MIN (w, h), long_side = MAX (w, h);
+  if (short_side == edge)
+    return vlm_image_ref (image);
+  int new_long = (int) ((double) edge * long_side / short_side);
+  return w <= h ? vlm_image_resize (image, edge, new_long, resample, error)
+                : vlm_image_resize (image, new_long, edge, resample, error);
+}
+
+static VlmImage *
+prepare_image (LlavaProcessor *self, VlmImage *rgb, GError **error)
+{
+  g_autoptr (VlmImage) image = self->do_resize
+                                   ? resize_shortest_edge (rgb, self->shortest_edge,
+                                                           self->resample, error)
+                                   : vlm_image_ref (rgb);
+  if (!image || !self->do_center_crop)
+    return g_steal_pointer (&image);
+  if (vlm_image_get_width (image) < self->crop_width
+      || vlm_image_get_height (image) < self->crop_height) {
+    /* transformers zero-pads such crops; no published LLaVA setting needs it. */
+    g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,
+                 "a %dx%d center crop of a %dx%d image (crop_size larger than the resized image)",
+                 self->crop_width, self->crop_height, vlm_image_get_width (image),
+                 vlm_image_get_height (image));
+    return NULL;
+  }
+  return vlm_image_center_crop (image, self->crop_width, self->crop_height, error);
+}
+
+static gboolean
+processor_process (VlmElement *element, GError **error)
+{
+  LlavaProcessor *self = LLAVA_PROCESSOR (element);
+  const char *text = vlm_element_get_input_string (element, "text");
+  g_autoptr (GPtrArray) images = vlm_processor_collect_images (element, TRUE, error);
+  if (!images)
+    return FALSE;
+  g_autoptr (VlmTensor) pixel_values = NULL;
+  g_autofree char *prompt = g_strdup (text ? text : "");
+  if (images->len) {
+    for (guint i = 0; i < images->len; i++) {
+      VlmImage *prepared = prepare_image (self, images->pdata[i], error);
+      if (!prepared) {
+        g_prefix_error (error, "image %u: ", i);
+        return FALSE;
+      }
+      vlm_image_unref (images->pdata[i]);
+      images->pdata[i] = prepared;
+    }
+    pixel_values = vlm_image_normalize_batch (&self->norm, (VlmImage **) images->pdata,
+                                              images->len, error);
+    if (!pixel_values)
+      return FALSE;
+    if (self->patch_size) {
+      /* LlavaProcessor: patches of the processed image, plus the CLS token(s)
+       * unless the "default" strategy drops CLS. */
+      const gint64 *shape = vlm_tensor_get_shape (pixel_values, NULL);
+      gint64 count = (shape[2] / self->patch_size) * (shape[3] / self->patch_size)
+                     + self->num_additional_image_tokens;
+      if (g_strcmp0 (self->strategy, "default") == 0)
+        count--;
+      g_autofree char *run = vlm_processor_repeat (self->image_token, MAX (count, 0));
+      g_autofree const char **runs = g_new (const char *, images->len);
+      for (guint i = 0; i < images->len; i++)
+        runs[i] = run;
+      char *expanded = vlm_processor_expand_token (prompt, self->image_token, runs, images->len,
+                                                   error);
+      if (!expanded)
+        return FALSE;
+      g_free (prompt);
+      prompt = expanded;
+    }
+  }
+  gsize n = 0;
+  g_autofree gint32 *ids = vlm_processor_encode (self->tokenizer, prompt, &n);
+  g_autoptr (VlmTensor) input_ids = vlm_processor_ids_tensor (ids, n);
+  g_autoptr (VlmTensor) attention_mask = vlm_processor_filled (n, 1);
+  vlm_element_set_output_tensor (element, "input_ids", input_ids);
+  vlm_element_set_output_tensor (element, "attention_mask", attention_mask);
+  vlm_element_set_output_string (element, "prompt", prompt);
+  if (pixel_values)
+    vlm_element_set_output_tensor (element, "pixel_values", pixel_values);
+  return TRUE;
+}
+
+static void
+processor_finalize (GObject *object)
+{
+  LlavaProcessor *self = LLAVA_PROCESSOR (object);
+  g_free (self->model);
+  g_free (self->image_token);
+  g_free (self->strategy);
+  g_clear_object (&self->tokenizer);
+  G_OBJECT_CLASS (llava_processor_parent_class)->finalize (object);
+}
+
+static void
+llava_processor_class_init (LlavaProcessorClass *klass)
+{
+  VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
+  G_OBJECT_CLASS (klass)->finalize = processor_finalize;
+  ec->prepare = processor_prepare;
+  ec->process = processor_process;
+  vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "LLaVA processor",
+                                  "CLIP image processing, <image> expansion and tokenization");
+  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
+                              "model folder (processor settings, tokenizer)");
+  vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, 0,
+                              "the rendered chat prompt, one <image> per image");
+  vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET,
+                              VLM_PORT_FLAG_OPTIONAL, "decoded images, U8 [H, W, C]");
+  vlm_element_class_add_port (ec, "modes", VLM_PORT_INPUT, G_TYPE_STRV, VLM_PORT_FLAG_OPTIONAL,
+                              "the images' Pillow modes");
+  vlm_element_class_add_port (ec, "input_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
+                              "I64 [1, L] token ids of the expanded prompt");
+  vlm_element_class_add_port (ec, "attention_mask", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
+                              "I64 [1, L] ones");
+  vlm_element_class_add_port (ec, "prompt", VLM_PORT_OUTPUT, G_TYPE_STRING, 0,
+                              "the expanded prompt text");
+  vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR,
+                              VLM_PORT_FLAG_OPTIONAL, "F32 [n_images, 3, H, W]");
+}
+
+static void
+llava_processor_init (LlavaProcessor *self)
+{
+}
