@@ -23,8 +23,11 @@ emit_upto (TextOut *o, gsize end)
   if (end <= o->emitted)
     return;
   if (o->fn) {
-    g_autofree char *piece = g_strndup (o->text->str + o->emitted, end - o->emitted);
-    o->fn (piece, o->data);
+    /* Terminate the piece in place for the callback, rather than copying it. */
+    char saved = o->text->str[end];
+    o->text->str[end] = '\0';
+    o->fn (o->text->str + o->emitted, o->data);
+    o->text->str[end] = saved;
   }
   o->emitted = end;
 }

@@ -229,6 +229,7 @@ pick_double (VlmSampler *user, JsonObject *gen, guint prop, const char *key, dou
  * then the model's generation config, then Hugging Face's defaults. Sampling is
  * on when the user set do-sample, or set any of temperature, top-k, top-p and
  * min-p, or the generation config says `do_sample: true`; else decoding is greedy.
+ * Every setting of the result counts as set by the user.
  *
  * Returns: (transfer full): a new sampler, seeded
  */
@@ -263,6 +264,8 @@ vlm_sampler_new_for_generation (VlmSampler *user, JsonObject *generation_config)
   s->top_p = CLAMP (s->top_p, 0, 1);
   s->min_p = CLAMP (s->min_p, 0, 1);
   s->repetition_penalty = CLAMP (s->repetition_penalty, 0.01, 100);
+  /* Fully specified: resolving it again (a decoder does) changes nothing. */
+  s->set_mask = ~0u;
   vlm_sampler_reset (s);
   return s;
 }

@@ -1,11 +1,14 @@
 /* sampler.c: the "sampler" element: its properties are a VlmSampler's, and its output is
- * that sampler, for a decoder's "sampler" input. Only the properties set on the element
- * count as the user's choice; the rest come from the model's generation_config.json. */
+ * a sampler for a decoder's "sampler" input. Only the properties set on the element count
+ * as the user's choice; the rest come from the model's generation_config.json (here when
+ * the "model" input is linked, else in the decoder). */
 #include "llm.h"
 
 struct _VlmSamplerElement {
   VlmElement parent;
-  VlmSampler *sampler;
+  VlmSampler *sampler;      /* the user's settings */
+  char *model_path;         /* the folder generation_config was read from */
+  JsonObject *generation;   /* its generation_config.json, or NULL */
 };
 
 G_DEFINE_FINAL_TYPE (VlmSamplerElement, vlm_sampler_element, VLM_TYPE_ELEMENT)
@@ -13,7 +16,25 @@ G_DEFINE_FINAL_TYPE (VlmSamplerElement, vlm_sampler_element, VLM_TYPE_ELEMENT)
 static gboolean
 sampler_element_process (VlmElement *element, GError **error)
 {
-  vlm_element_set_output_object (element, "sampler", VLM_SAMPLER_ELEMENT (element)->sampler);
+  VlmSamplerElement *self = VLM_SAMPLER_ELEMENT (element);
+  const char *model = vlm_element_get_input_string (element, "model");
+  if (!model) {
+    vlm_element_set_output_object (element, "sampler", self->sampler);
+    return TRUE;
+  }
+  if (g_strcmp0 (model, self->model_path) != 0) {
+    g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
+    if (!dir)
+      return FALSE;
+    JsonObject *gen = vlm_model_dir_get_generation_config (dir);
+    g_clear_pointer (&self->generation, json_object_unref);
+    self->generation = gen ? json_object_ref (gen) : NULL;
+    g_free (self->model_path);
+    self->model_path = g_strdup (model);
+  }
+  g_autoptr (VlmSampler) resolved = vlm_sampler_new_for_generation (self->sampler,
+                                                                    self->generation);
+  vlm_element_set_output_object (element, "sampler", resolved);
   return TRUE;
 }
 
@@ -32,7 +53,10 @@ sampler_element_get_property (GObject *object, guint id, GValue *value, GParamSp
 static void
 sampler_element_finalize (GObject *object)
 {
-  g_clear_object (&VLM_SAMPLER_ELEMENT (object)->sampler);
+  VlmSamplerElement *self = VLM_SAMPLER_ELEMENT (object);
+  g_clear_object (&self->sampler);
+  g_free (self->model_path);
+  g_clear_pointer (&self->generation, json_object_unref);
   G_OBJECT_CLASS (vlm_sampler_element_parent_class)->finalize (object);
 }
 
@@ -74,6 +98,8 @@ vlm_sampler_element_class_init (VlmSamplerElementClass *klass)
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_SAMPLER, "Token sampler",
                                   "Sampling settings for a decoder: greedy, temperature, top-k, "
                                   "top-p, min-p, repetition penalty, seed");
+  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_OPTIONAL,
+                              "model folder whose generation_config.json fills unset settings");
   vlm_element_class_add_port (ec, "sampler", VLM_PORT_OUTPUT, VLM_TYPE_SAMPLER,
                               VLM_PORT_FLAG_NONE, "the sampler (a VlmSampler)");
 }

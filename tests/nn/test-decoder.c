@@ -3,7 +3,7 @@
  * tokens; KV-cache decoding against full recomputation; stop strings and streaming. */
 #include "nn-test-util.h"
 
-#include "nn/decoder.h"
+#include "nn/generate.h"
 
 #include <string.h>
 
@@ -49,6 +49,10 @@ test_golden (gconstpointer data)
   g_autoptr (VlmTensor) greedy = nn_golden (arch, "greedy_tokens");
   g_autoptr (VlmElement) e = nn_make_decoder (arch, ids, feats);
   g_object_set (e, "max-tokens", (int) vlm_tensor_get_numel (greedy), "ignore-eos", TRUE, NULL);
+  g_autofree char *case_path = nn_fixture_path ("arch", arch, "case.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (parser, case_path, NULL));
+  JsonObject *case_json = json_node_get_object (json_parser_get_root (parser));
   /* The second run reuses the loaded weights and must give the same result. */
   for (int run = 0; run < 2; run++) {
     g_autoptr (GError) error = NULL;
@@ -60,6 +64,8 @@ test_golden (gconstpointer data)
     check_tokens (e, greedy, vlm_tensor_get_numel (greedy));
     g_assert_cmpstr (g_value_get_string (vlm_element_get_output (e, "finish_reason")), ==,
                      "length");
+    g_assert_cmpstr (g_value_get_string (vlm_element_get_output (e, "text")), ==,
+                     json_object_get_string_member (case_json, "greedy_text"));
     g_autoptr (JsonNode) stats = json_from_string (
         g_value_get_string (vlm_element_get_output (e, "stats")), &error);
     g_assert_no_error (error);
@@ -98,6 +104,43 @@ test_cache (gconstpointer data)
     g_test_message ("%s cached step %" G_GINT64_FORMAT ": relative L2 %.3g", arch, i, err);
     g_assert_cmpfloat (err, <, 1e-5);
   }
+}
+
+/* An end id stops generation: the token is kept, its text is not. */
+static void
+test_eos (void)
+{
+  g_autofree char *path = nn_fixture_path ("arch", "idefics3", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (path, &error);
+  g_assert_no_error (error);
+  g_autoptr (VlmDecoder) dec = vlm_decoder_load (dir, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (VlmTokenizer) tok = vlm_tokenizer_new_from_dir (path, &error);
+  g_assert_no_error (error);
+  g_autoptr (VlmTensor) embeds = nn_golden ("idefics3", "inputs_embeds");
+  g_autoptr (VlmTensor) ids = nn_golden ("idefics3", "input_ids");
+  g_autoptr (VlmTensor) greedy = nn_golden ("idefics3", "greedy_tokens");
+  const gint64 *g = vlm_tensor_get_data (greedy);
+  gint64 eos = g[3], first = 0;
+  while (g[first] != eos)
+    first++;
+  g_autoptr (VlmSampler) sampler = vlm_sampler_new ();
+  VlmGenerateOptions opts = { .max_tokens = 12, .eos_ids = &eos, .n_eos = 1, .sampler = sampler,
+                              .tokenizer = tok };
+  VlmGenerateResult r;
+  g_assert_true (vlm_generate (dec, vlm_tensor_get_data (embeds), vlm_tensor_get_data (ids), NULL,
+                               vlm_tensor_get_numel (ids), &opts, NULL, NULL, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (r.finish_reason, ==, "stop");
+  g_assert_cmpuint (r.tokens->len, ==, first + 1);
+  g_assert_cmpint (g_array_index (r.tokens, gint64, first), ==, eos);
+  gint32 head[12];
+  for (gint64 i = 0; i < first; i++)
+    head[i] = (gint32) g[i];
+  g_autofree char *want = vlm_tokenizer_decode (tok, head, first, TRUE, &error);
+  g_assert_cmpstr (r.text, ==, want);
+  vlm_generate_result_clear (&r);
 }
 
 static void
@@ -166,6 +209,19 @@ test_seeded_sampling (void)
   g_assert_true (vlm_element_process (e, &error));
   g_assert_no_error (error);
   check_tokens (e, first, 12);
+  /* Resolving the settings in the sampler (model linked) gives the same tokens. */
+  g_autofree char *model = nn_fixture_path ("arch", "idefics3", NULL);
+  GValue mv = G_VALUE_INIT;
+  g_value_init (&mv, G_TYPE_STRING);
+  g_value_set_string (&mv, model);
+  vlm_element_set_input (s, "model", &mv);
+  g_value_unset (&mv);
+  g_assert_true (vlm_element_process (s, &error));
+  g_assert_no_error (error);
+  vlm_element_set_input (e, "sampler", vlm_element_get_output (s, "sampler"));
+  g_assert_true (vlm_element_process (e, &error));
+  g_assert_no_error (error);
+  check_tokens (e, first, 12);
   /* Sampling at a high temperature leaves the greedy path. */
   g_autoptr (VlmTensor) greedy = nn_golden ("idefics3", "greedy_tokens");
   g_assert_cmpint (memcmp (vlm_tensor_get_data (first), vlm_tensor_get_data (greedy),
@@ -182,6 +238,7 @@ main (int argc, char **argv)
     g_test_add_data_func (a, archs[i], test_golden);
     g_test_add_data_func (b, archs[i], test_cache);
   }
+  g_test_add_func ("/nn/decoder/eos", test_eos);
   g_test_add_func ("/nn/decoder/stop-string", test_stop_string);
   g_test_add_func ("/nn/decoder/seeded-sampling", test_seeded_sampling);
   return g_test_run ();

@@ -194,6 +194,12 @@ test_generation_config (void)
   g_assert_false (vlm_sampler_is_greedy (c));
   g_object_get (c, "temperature", &t, NULL);
   g_assert_cmpfloat (t, ==, 0.8);
+  /* A resolved sampler is fully specified: resolving it again changes nothing. */
+  g_autoptr (VlmSampler) again = vlm_sampler_new_for_generation (c, sample);
+  g_assert_false (vlm_sampler_is_greedy (again));
+  g_object_get (again, "temperature", &t, "top-k", &k, NULL);
+  g_assert_cmpfloat (t, ==, 0.8);
+  g_assert_cmpint (k, ==, 50);
   g_autoptr (VlmSampler) off = sampler ("do-sample", FALSE, NULL);
   g_autoptr (VlmSampler) d = vlm_sampler_new_for_generation (off, sample);
   g_assert_true (vlm_sampler_is_greedy (d));
