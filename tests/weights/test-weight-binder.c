@@ -473,6 +473,67 @@ test_quantized_without_config (void)
   remove_model_dir (path);
 }
 
+static void
+add_quantized (VlmTensorSet *set, const char *module, gint64 rows, gint64 words, gint64 groups,
+               gboolean with_biases)
+{
+  g_autoptr (VlmTensor) w = vlm_tensor_new (VLM_DTYPE_U32, 2, (gint64[]) { rows, words });
+  g_autoptr (VlmTensor) sc = vlm_tensor_new (VLM_DTYPE_BF16, 2, (gint64[]) { rows, groups });
+  g_autofree char *wn = g_strconcat (module, ".weight", NULL);
+  g_autofree char *sn = g_strconcat (module, ".scales", NULL);
+  g_autofree char *bn = g_strconcat (module, ".biases", NULL);
+  vlm_tensor_set_insert (set, wn, w);
+  vlm_tensor_set_insert (set, sn, sc);
+  if (with_biases)
+    vlm_tensor_set_insert (set, bn, sc);
+}
+
+/* mlx-vlm's per-module overrides (mixed quantization) win over the global setting. */
+static void
+test_quantized_per_module (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VlmTensorSet) set = vlm_tensor_set_new ();
+  add_quantized (set, "m.q4", 3, 8, 1, TRUE);   /* 4-bit, 64 wide, group 64 */
+  add_quantized (set, "m.q8", 3, 16, 2, TRUE);  /* 8-bit, 64 wide, group 32 */
+  add_quantized (set, "m.nob", 3, 8, 1, FALSE); /* scales without biases */
+  g_autofree char *path = make_model_dir (
+    "{\"model_type\": \"test-binder\", \"quantization\": {\"group_size\": 64, \"bits\": 4,"
+    " \"m.q8\": {\"group_size\": 32, \"bits\": 8}}}", set);
+  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (path, &error);
+  g_autoptr (VlmWeights) w = vlm_weights_open (dir, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (vlm_weights_is_mlx_layout (w));
+
+  VlmLinear q4, q8;
+  g_autoptr (VlmWeightRequest) r = vlm_weight_request_new (w, "m.", NULL);
+  vlm_weight_request_set_strict (r, FALSE);
+  vlm_weight_request_linear (r, "q4", 3, 64, 0, &q4);
+  vlm_weight_request_linear (r, "q8", 3, 64, 0, &q8);
+  g_assert_true (vlm_weight_request_finish (r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (q4.bits, ==, 4);
+  g_assert_cmpint (q4.group_size, ==, 64);
+  g_assert_cmpint (q8.bits, ==, 8);
+  g_assert_cmpint (q8.group_size, ==, 32);
+  vlm_linear_clear (&q4);
+  vlm_linear_clear (&q8);
+
+  /* A wrong width shows the unpacked shape; missing biases are named. */
+  VlmLinear bad = { 0 }, nob = { 0 };
+  g_autoptr (VlmWeightRequest) r2 = vlm_weight_request_new (w, "m.", NULL);
+  vlm_weight_request_linear (r2, "q4", 3, 128, 0, &bad);
+  vlm_weight_request_linear (r2, "nob", 3, 64, 0, &nob);
+  g_assert_false (vlm_weight_request_finish (r2, &error));
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "m.q4.weight expected [3, 128] got U32 [3, 8] "
+                                            "(4-bit, 3 x 64 unpacked)"));
+  g_assert_nonnull (strstr (error->message, "missing: m.nob.biases"));
+  g_assert_nonnull (strstr (error->message, "unexpected: m.q8.weight"));
+  g_assert_null (bad.data);
+  remove_model_dir (path);
+}
+
 /* A `weights` patch from a plugin renames a tensor before binding. */
 static int patch_calls;
 
@@ -556,6 +617,7 @@ main (int argc, char **argv)
   g_test_add_func ("/weight-binder/errors/all-at-once", test_all_problems_in_one_error);
   g_test_add_func ("/weight-binder/errors/tied-and-bias", test_tied_and_bias);
   g_test_add_func ("/weight-binder/quantized-without-config", test_quantized_without_config);
+  g_test_add_func ("/weight-binder/quantized-per-module", test_quantized_per_module);
   g_test_add_func ("/weight-binder/weights-patch", test_weights_patch);
   return g_test_run ();
 }
