@@ -1,0 +1,6 @@
+/* gemma3-elements.h: the element types of the gemma3 plugin. */
+#pragma once
+
+#include <vlm/vlm.h>
+
+G_DECLARE_FINAL_TYPE (Gemma3Processor, gemma3_processor, GEMMA3, PROCESSOR, VlmElement)

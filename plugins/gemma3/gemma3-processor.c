@@ -1,0 +1,304 @@
+/* gemma3-processor.c: images + rendered chat prompt -> input_ids,
+ * attention_mask, token_type_ids, pixel_values, as transformers'
+ * Gemma3Processor with Gemma3ImageProcessor (slow path) does: convert("RGB"),
+ * optional pan-and-scan crops, each image and crop resized to the fixed size,
+ * rescaled and normalized; every <start_of_image> becomes
+ * "\n\n<start_of_image>" + <image_soft_token> x image_seq_length +
+ * "<end_of_image>\n\n" (after the pan-and-scan sentence when there are crops). */
+#include "gemma3-elements.h"
+
+#include <math.h>
+#include "image/processor-io.h"
+#include "image/processor-settings.h"
+
+#define BOI_TOKEN "<start_of_image>"
+#define IMAGE_TOKEN "<image_soft_token>"
+#define EOI_TOKEN "<end_of_image>"
+
+enum { PROP_0, PROP_PAN_AND_SCAN };
+
+struct _Gemma3Processor {
+  VlmElement parent;
+  char *model;             /* the folder the settings and tokenizer were loaded from */
+  gboolean do_resize;
+  int width, height;       /* size.width, size.height */
+  VlmResample resample;
+  VlmImageNormalize norm;
+  gboolean do_pan_and_scan;
+  int pan_min_crop_size;
+  int pan_max_num_crops;
+  double pan_min_ratio;
+  int image_seq_length;
+  gboolean force_pan_and_scan; /* property: as processor(..., do_pan_and_scan=True) */
+  VlmTokenizer *tokenizer;
+  gint32 image_token_id;
+};
+
+G_DEFINE_FINAL_TYPE (Gemma3Processor, gemma3_processor, VLM_TYPE_ELEMENT)
+
+static const float GEMMA3_MEAN[3] = { 0.5f, 0.5f, 0.5f };
+static const float GEMMA3_STD[3] = { 0.5f, 0.5f, 0.5f };
+
+static gboolean
+load_settings (Gemma3Processor *self, VlmModelDir *dir, GError **error)
+{
+  JsonObject *s = vlm_model_dir_get_processor_config (dir);
+  g_autofree char *source = g_build_filename (vlm_model_dir_get_path (dir),
+                                              "preprocessor_config.json", NULL);
+  /* Gemma3ImageProcessor's and Gemma3Processor's defaults (the published
+   * config leaves the pan-and-scan keys null). */
+  self->do_resize = TRUE;
+  self->width = self->height = 224;
+  self->resample = VLM_RESAMPLE_BILINEAR;
+  self->do_pan_and_scan = FALSE;
+  self->pan_min_crop_size = 256;
+  self->pan_max_num_crops = 4;
+  self->pan_min_ratio = 1.2;
+  self->image_seq_length = 256;
+  return vlm_settings_read_bool (s, "do_resize", &self->do_resize, source, error)
+         && vlm_settings_read_member_int (s, "size", "height", &self->height, source, error)
+         && vlm_settings_read_member_int (s, "size", "width", &self->width, source, error)
+         && vlm_settings_read_resample (s, "resample", &self->resample, source, error)
+         && vlm_image_normalize_load (&self->norm, GEMMA3_MEAN, GEMMA3_STD, s, source, error)
+         && vlm_settings_read_bool (s, "do_pan_and_scan", &self->do_pan_and_scan, source, error)
+         && vlm_settings_read_int (s, "pan_and_scan_min_crop_size", 1, 1 << 20,
+                                   &self->pan_min_crop_size, source, error)
+         && vlm_settings_read_int (s, "pan_and_scan_max_num_crops", 1, 1 << 10,
+                                   &self->pan_max_num_crops, source, error)
+         && vlm_settings_read_double (s, "pan_and_scan_min_ratio_to_activate",
+                                      &self->pan_min_ratio, source, error)
+         && vlm_settings_read_int (s, "image_seq_length", 1, 1 << 20, &self->image_seq_length,
+                                   source, error);
+}
+
+static gboolean
+processor_prepare (VlmElement *element, GError **error)
+{
+  Gemma3Processor *self = GEMMA3_PROCESSOR (element);
+  const char *model = vlm_element_get_input_string (element, "model");
+  if (!model) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
+    return FALSE;
+  }
+  if (self->model && g_str_equal (self->model, model))
+    return TRUE;
+  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
+  if (!dir || !load_settings (self, dir, error))
+    return FALSE;
+  g_clear_object (&self->tokenizer);
+  self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
+  if (!self->tokenizer)
+    return FALSE;
+  self->image_token_id = vlm_tokenizer_token_to_id (self->tokenizer, IMAGE_TOKEN);
+  if (self->image_token_id < 0) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: no %s token",
+                 vlm_tokenizer_get_path (self->tokenizer), IMAGE_TOKEN);
+    g_clear_object (&self->tokenizer);
+    return FALSE;
+  }
+  g_free (self->model);
+  self->model = g_strdup (model);
+  return TRUE;
+}
+
+/* Gemma3ImageProcessor.pan_and_scan: crops along the long side of a clearly
+ * elongated image (none when the ratio or the crops are too small). */
+static GPtrArray *
+pan_and_scan (Gemma3Processor *self, VlmImage *image, GError **error)
+{
+  GPtrArray *crops = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_image_unref);
+  int w = vlm_image_get_width (image), h = vlm_image_get_height (image);
+  gboolean landscape = w >= h;
+  double ratio = landscape ? (double) w / h : (double) h / w;
+  if (ratio < self->pan_min_ratio)
+    return crops;
+  int long_side = landscape ? w : h;
+  int n = (int) floor (ratio + 0.5);
+  n = MIN ((int) floor ((double) long_side / self->pan_min_crop_size), n);
+  n = MAX (2, n);
+  n = MIN (self->pan_max_num_crops, n);
+  int crop_w = landscape ? (int) ceil ((double) w / n) : w;
+  int crop_h = landscape ? h : (int) ceil ((double) h / n);
+  if (MIN (crop_w, crop_h) < self->pan_min_crop_size)
+    return crops;
+  for (int i = 0; i < n; i++) {
+    /* numpy slicing clips the last crop at the border. */
+    int x = landscape ? i * crop_w : 0, y = landscape ? 0 : i * crop_h;
+    VlmImage *crop = vlm_image_crop (image, x, y, MIN (crop_w, w - x), MIN (crop_h, h - y), error);
+    if (!crop) {
+      g_ptr_array_unref (crops);
+      return NULL;
+    }
+    g_ptr_array_add (crops, crop);
+  }
+  return crops;
+}
+
+/* The image, then its crops, each resized; returns the number of crops or -1. */
+static int
+add_image (Gemma3Processor *self, VlmImage *rgb, GPtrArray *out, GError **error)
+{
+  g_autoptr (GPtrArray) crops = NULL;
+  if (self->do_pan_and_scan || self->force_pan_and_scan) {
+    crops = pan_and_scan (self, rgb, error);
+    if (!crops)
+      return -1;
+  }
+  guint n_crops = crops ? crops->len : 0;
+  for (guint i = 0; i <= n_crops; i++) {
+    VlmImage *src = i == 0 ? rgb : crops->pdata[i - 1];
+    VlmImage *resized = self->do_resize
+                            ? vlm_image_resize (src, self->width, self->height, self->resample,
+                                                error)
+                            : vlm_image_ref (src);
+    if (!resized)
+      return -1;
+    g_ptr_array_add (out, resized);
+  }
+  return (int) n_crops;
+}
+
+static char *
+expand_prompt (Gemma3Processor *self, const char *text, const int *n_crops, guint n_images,
+               GError **error)
+{
+  /* First the pan-and-scan sentence for images with crops, then every
+   * <start_of_image> (the sentence's too) becomes the full image sequence. */
+  g_autoptr (GPtrArray) with_crops = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < n_images; i++) {
+    GString *s = g_string_new (BOI_TOKEN);
+    if (n_crops[i] > 0) {
+      g_string_assign (s, "Here is the original image " BOI_TOKEN
+                          " and here are some crops to help you see better ");
+      for (int k = 0; k < n_crops[i]; k++)
+        g_string_append (s, k ? " " BOI_TOKEN : BOI_TOKEN);
+    }
+    g_ptr_array_add (with_crops, g_string_free (s, FALSE));
+  }
+  g_autofree char *staged = vlm_processor_expand_token (text, BOI_TOKEN,
+                                                        (const char *const *) with_crops->pdata,
+                                                        n_images, error);
+  if (!staged)
+    return NULL;
+  g_autofree char *soft = vlm_processor_repeat (IMAGE_TOKEN, self->image_seq_length);
+  g_autofree char *full = g_strconcat ("\n\n" BOI_TOKEN, soft, EOI_TOKEN "\n\n", NULL);
+  g_auto (GStrv) parts = g_strsplit (staged, BOI_TOKEN, -1);
+  return g_strjoinv (full, parts);
+}
+
+static gboolean
+processor_process (VlmElement *element, GError **error)
+{
+  Gemma3Processor *self = GEMMA3_PROCESSOR (element);
+  const char *text = vlm_element_get_input_string (element, "text");
+  g_autoptr (GPtrArray) images = vlm_processor_collect_images (element, TRUE, error);
+  if (!images)
+    return FALSE;
+  g_autoptr (VlmTensor) pixel_values = NULL;
+  g_autofree char *prompt = g_strdup (text ? text : "");
+  if (images->len) {
+    g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_image_unref);
+    g_autofree int *n_crops = g_new (int, images->len);
+    for (guint i = 0; i < images->len; i++) {
+      n_crops[i] = add_image (self, images->pdata[i], rows, error);
+      if (n_crops[i] < 0) {
+        g_prefix_error (error, "image %u: ", i);
+        return FALSE;
+      }
+    }
+    pixel_values = vlm_image_normalize_batch (&self->norm, (VlmImage **) rows->pdata, rows->len,
+                                              error);
+    char *expanded = pixel_values ? expand_prompt (self, prompt, n_crops, images->len, error)
+                                  : NULL;
+    if (!expanded)
+      return FALSE;
+    g_free (prompt);
+    prompt = expanded;
+  }
+  gsize n = 0;
+  /* A rendered template starts with <bos>: no second one (apply_chat_template). */
+  g_autofree gint32 *ids = vlm_processor_encode (self->tokenizer, prompt, &n);
+  g_autoptr (VlmTensor) input_ids = vlm_processor_ids_tensor (ids, n);
+  g_autoptr (VlmTensor) attention_mask = vlm_processor_filled (n, 1);
+  g_autoptr (VlmTensor) token_type_ids = vlm_processor_id_mask (ids, n, self->image_token_id);
+  vlm_element_set_output_tensor (element, "input_ids", input_ids);
+  vlm_element_set_output_tensor (element, "attention_mask", attention_mask);
+  vlm_element_set_output_tensor (element, "token_type_ids", token_type_ids);
+  vlm_element_set_output_string (element, "prompt", prompt);
+  if (pixel_values)
+    vlm_element_set_output_tensor (element, "pixel_values", pixel_values);
+  return TRUE;
+}
+
+static void
+processor_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  Gemma3Processor *self = GEMMA3_PROCESSOR (object);
+  if (id == PROP_PAN_AND_SCAN)
+    self->force_pan_and_scan = g_value_get_boolean (value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
+processor_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  Gemma3Processor *self = GEMMA3_PROCESSOR (object);
+  if (id == PROP_PAN_AND_SCAN)
+    g_value_set_boolean (value, self->force_pan_and_scan);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
+processor_finalize (GObject *object)
+{
+  Gemma3Processor *self = GEMMA3_PROCESSOR (object);
+  g_free (self->model);
+  g_clear_object (&self->tokenizer);
+  G_OBJECT_CLASS (gemma3_processor_parent_class)->finalize (object);
+}
+
+static void
+gemma3_processor_class_init (Gemma3ProcessorClass *klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+  VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
+  oc->finalize = processor_finalize;
+  oc->set_property = processor_set_property;
+  oc->get_property = processor_get_property;
+  ec->prepare = processor_prepare;
+  ec->process = processor_process;
+  g_object_class_install_property (oc, PROP_PAN_AND_SCAN,
+    g_param_spec_boolean ("do-pan-and-scan", "Pan and scan",
+                          "Add pan-and-scan crops of elongated images even when the settings "
+                          "do not ask for them (the processor's do_pan_and_scan=True)",
+                          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "Gemma 3 processor",
+                                  "Gemma 3 image processing (pan-and-scan), <start_of_image> "
+                                  "expansion, tokenization and token types");
+  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
+                              "model folder (processor settings, tokenizer)");
+  vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, 0,
+                              "the rendered chat prompt, one <start_of_image> per image");
+  vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET,
+                              VLM_PORT_FLAG_OPTIONAL, "decoded images, U8 [H, W, C]");
+  vlm_element_class_add_port (ec, "modes", VLM_PORT_INPUT, G_TYPE_STRV, VLM_PORT_FLAG_OPTIONAL,
+                              "the images' Pillow modes");
+  vlm_element_class_add_port (ec, "input_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
+                              "I64 [1, L] token ids of the expanded prompt");
+  vlm_element_class_add_port (ec, "attention_mask", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
+                              "I64 [1, L] ones");
+  vlm_element_class_add_port (ec, "token_type_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
+                              "I64 [1, L]: 1 at <image_soft_token> positions, else 0");
+  vlm_element_class_add_port (ec, "prompt", VLM_PORT_OUTPUT, G_TYPE_STRING, 0,
+                              "the expanded prompt text");
+  vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR,
+                              VLM_PORT_FLAG_OPTIONAL,
+                              "F32 [rows, 3, H, W]: per image the image then its crops");
+}
+
+static void
+gemma3_processor_init (Gemma3Processor *self)
+{
+}
