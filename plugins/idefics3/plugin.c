@@ -15,6 +15,9 @@ idefics3_init (VlmPlugin *plugin, GError **error)
   const char *json = g_bytes_get_data (pipeline, NULL);
   return vlm_plugin_register_element (plugin, "idefics3-processor", idefics3_processor_get_type (),
                                       error)
+         && vlm_plugin_register_element (plugin, "siglip-vision", siglip_vision_get_type (), error)
+         && vlm_plugin_register_element (plugin, "idefics3-connector",
+                                         idefics3_connector_get_type (), error)
          && vlm_plugin_register_architecture (plugin, "idefics3", json, error)
          && vlm_plugin_register_architecture (plugin, "smolvlm", json, error);
 }
