@@ -102,6 +102,11 @@ decode_loop (VlmDecoder *dec, const VlmGenerateOptions *opts, Loop *l, gint64 n_
   gboolean eos = FALSE, stopped = FALSE; /* by an end id; by a stop string */
   vlm_sampler_reset (opts->sampler);
   for (gint64 i = 0; i < opts->max_tokens; i++) {
+    if (opts->cancellable && g_cancellable_is_cancelled (opts->cancellable)) {
+      g_set_error (error, VLM_ERROR, VLM_ERROR_CANCELLED, "generation cancelled after %"
+                   G_GINT64_FORMAT " tokens", i);
+      return FALSE;
+    }
     gint64 tok = vlm_sampler_sample (opts->sampler, l->state->logits, vocab, l->context,
                                      (gsize) (n_prompt + i));
     l->context[n_prompt + i] = tok;
@@ -148,7 +153,8 @@ decode_loop (VlmDecoder *dec, const VlmGenerateOptions *opts, Loop *l, gint64 n_
  *   vlm_generate_result_clear()
  * @error: return location for a #GError
  *
- * Returns: %FALSE with @error set when memory for the context is lacking or decoding fails
+ * Returns: %FALSE with @error set when memory for the context is lacking, decoding fails
+ *   or the generation is cancelled
  */
 gboolean
 vlm_generate (VlmDecoder *dec, const float *embeds, const gint64 *prompt_ids,

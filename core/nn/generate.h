@@ -6,6 +6,8 @@
 #include "vlm/vlm-sampler.h"
 #include "vlm/vlm-tokenizer.h"
 
+#include <gio/gio.h>
+
 G_BEGIN_DECLS
 
 /* Receives each piece of generated text as soon as it is final (complete UTF-8, and
@@ -22,6 +24,7 @@ typedef struct {
   VlmTokenizer *tokenizer;     /* nullable: no text is produced */
   VlmTextFunc on_text;         /* nullable */
   gpointer on_text_data;
+  GCancellable *cancellable;   /* nullable: checked before each new token */
 } VlmGenerateOptions;
 
 typedef struct {

@@ -217,6 +217,8 @@ llama_decoder_process (VlmElement *element, GError **error)
     .eos_ids = self->eos_ids, .n_eos = self->n_eos, .stop = (const char *const *) self->stop,
     .sampler = sampler, .tokenizer = self->tokenizer,
     .on_text = self->stream ? on_text : NULL, .on_text_data = element,
+    .cancellable = vlm_element_get_pipeline (element)
+                       ? vlm_pipeline_get_cancellable (vlm_element_get_pipeline (element)) : NULL,
   };
   VlmGenerateResult r;
   if (!vlm_generate (self->dec, e, id, vlm_tensor_get_data (mask), n, &opts,

@@ -141,6 +141,15 @@ test_eos (void)
   g_autofree char *want = vlm_tokenizer_decode (tok, head, first, TRUE, &error);
   g_assert_cmpstr (r.text, ==, want);
   vlm_generate_result_clear (&r);
+
+  /* A cancelled generation stops with VLM_ERROR_CANCELLED. */
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  g_cancellable_cancel (cancel);
+  opts.cancellable = cancel;
+  g_assert_false (vlm_generate (dec, vlm_tensor_get_data (embeds), vlm_tensor_get_data (ids), NULL,
+                                vlm_tensor_get_numel (ids), &opts, NULL, NULL, &r, &error));
+  g_assert_error (error, VLM_ERROR, VLM_ERROR_CANCELLED);
+  g_assert_null (r.tokens);
 }
 
 static void
