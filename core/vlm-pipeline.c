@@ -3,6 +3,7 @@
 #include "vlm-json-value.h"
 #include "vlm/vlm-error.h"
 #include "vlm/vlm-registry.h"
+#include "vlm/vlm-model-dir.h"
 
 #include <string.h>
 
@@ -167,6 +168,32 @@ const char *
 vlm_pipeline_get_model (VlmPipeline *pipeline)
 {
   return pipeline->desc->model;
+}
+
+/**
+ * vlm_pipeline_set_model:
+ * @pipeline: a pipeline
+ * @model: a model folder or a Hugging Face id in the local cache
+ * @error: return location for a #GError
+ *
+ * Sets `@model`, for pipelines whose nodes are spelled out without one.
+ *
+ * Returns: %FALSE if @model is not a model folder with a config.json
+ */
+gboolean
+vlm_pipeline_set_model (VlmPipeline *pipeline, const char *model, GError **error)
+{
+  g_autofree char *path = vlm_model_dir_resolve (model, error);
+  if (!path)
+    return FALSE;
+  char *type = vlm_pipeline_read_model_type (path, error);
+  if (!type)
+    return FALSE;
+  g_free (pipeline->model_type);
+  pipeline->model_type = type;
+  g_free (pipeline->desc->model);
+  pipeline->desc->model = g_steal_pointer (&path);
+  return TRUE;
 }
 
 /**

@@ -49,11 +49,12 @@ vlm_cli_run (int argc, char **argv)
 {
   int code = VLM_EXIT_OK;
   g_auto (GStrv) sets = NULL, images = NULL;
-  g_autofree char *prompt = NULL, *system = NULL;
+  g_autofree char *prompt = NULL, *system = NULL, *model = NULL;
   RunState state = { FALSE, g_string_new (NULL) };
   GOptionEntry entries[] = {
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a node property", "NODE.PROP=VALUE" },
     { "image", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &images, "An input image (repeatable)", "PATH" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "The model folder or Hugging Face id (@model)", "DIR|HF_ID" },
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The question (@prompt)", "TEXT" },
     { "system", 0, 0, G_OPTION_ARG_STRING, &system, "A system message (@system)", "TEXT" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &state.json, "Print results as one JSON object", NULL },
@@ -82,6 +83,10 @@ vlm_cli_run (int argc, char **argv)
       g_string_free (state.streamed, TRUE);
       return vlm_cli_fail (error);
     }
+  if (model && !vlm_pipeline_set_model (pipeline, model, &error)) {
+    g_string_free (state.streamed, TRUE);
+    return vlm_cli_fail (error);
+  }
   if (prompt)
     vlm_pipeline_set_prompt (pipeline, prompt);
   if (system)

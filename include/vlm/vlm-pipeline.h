@@ -17,6 +17,7 @@ VlmPipeline *vlm_pipeline_new_for_model (const char *model, GError **error);
 
 const char  *vlm_pipeline_get_name (VlmPipeline *pipeline);
 const char  *vlm_pipeline_get_model (VlmPipeline *pipeline);
+gboolean     vlm_pipeline_set_model (VlmPipeline *pipeline, const char *model, GError **error);
 const char  *vlm_pipeline_get_model_type (VlmPipeline *pipeline);
 const char  *vlm_pipeline_get_prompt (VlmPipeline *pipeline);
 void         vlm_pipeline_set_prompt (VlmPipeline *pipeline, const char *prompt);

@@ -6,6 +6,7 @@
 struct _VlmChatTemplateElement {
   VlmElement parent;
   char *model;
+  char *loaded_from;
   gboolean generation_prompt;
   VlmChatTemplate *tmpl;
 };
@@ -59,19 +60,37 @@ build_messages (const char *system, const char *prompt, guint n_images)
   return json_builder_get_root (b);
 }
 
+/* The folder comes from the "model" input (linked to @model) or else the property; the
+ * template is loaded once per folder. */
+static gboolean
+chat_template_element_prepare (VlmElement *element, GError **error)
+{
+  VlmChatTemplateElement *self = VLM_CHAT_TEMPLATE_ELEMENT (element);
+  const char *model = vlm_element_get_input_string (element, "model");
+  if (!model)
+    model = self->model;
+  if (!model) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "link input \"model\" or set property \"model\" (a folder with a chat template)");
+    return FALSE;
+  }
+  if (self->tmpl && !g_strcmp0 (self->loaded_from, model))
+    return TRUE;
+  g_clear_object (&self->tmpl);
+  self->tmpl = vlm_chat_template_new_from_dir (model, NULL, error);
+  if (!self->tmpl)
+    return FALSE;
+  g_free (self->loaded_from);
+  self->loaded_from = g_strdup (model);
+  return TRUE;
+}
+
 static gboolean
 chat_template_element_process (VlmElement *element, GError **error)
 {
   VlmChatTemplateElement *self = VLM_CHAT_TEMPLATE_ELEMENT (element);
-  if (!self->tmpl) {
-    if (!self->model) {
-      g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "%s: set \"model\" (a folder with a chat template)",
-                   vlm_element_get_id (element));
-      return FALSE;
-    }
-    self->tmpl = vlm_chat_template_new_from_dir (self->model, NULL, error);
-    if (!self->tmpl) return FALSE;
-  }
+  if (!chat_template_element_prepare (element, error))
+    return FALSE;
   const char *prompt = vlm_element_get_input_string (element, "prompt");
   const char *system = vlm_element_get_input_string (element, "system");
   VlmTensorSet *images = vlm_element_has_input (element, "images")
@@ -93,6 +112,7 @@ chat_template_element_set_property (GObject *object, guint id, const GValue *val
     g_free (self->model);
     self->model = g_value_dup_string (value);
     g_clear_object (&self->tmpl);
+    g_clear_pointer (&self->loaded_from, g_free);
     break;
   case PROP_GENERATION_PROMPT: self->generation_prompt = g_value_get_boolean (value); break;
   default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -115,6 +135,7 @@ chat_template_element_finalize (GObject *object)
 {
   VlmChatTemplateElement *self = VLM_CHAT_TEMPLATE_ELEMENT (object);
   g_free (self->model);
+  g_free (self->loaded_from);
   g_clear_object (&self->tmpl);
   G_OBJECT_CLASS (vlm_chat_template_element_parent_class)->finalize (object);
 }
@@ -128,6 +149,7 @@ vlm_chat_template_element_class_init (VlmChatTemplateElementClass *klass)
   oc->get_property = chat_template_element_get_property;
   oc->finalize = chat_template_element_finalize;
   ec->process = chat_template_element_process;
+  ec->prepare = chat_template_element_prepare;
   g_object_class_install_property (oc, PROP_MODEL,
       g_param_spec_string ("model", "Model",
                            "Model folder (chat_template.jinja > chat_template.json > tokenizer_config.json)",
@@ -138,6 +160,8 @@ vlm_chat_template_element_class_init (VlmChatTemplateElementClass *klass)
                             G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_OTHER, "Chat template",
                                   "Renders a user turn with the model's Jinja chat template");
+  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_OPTIONAL,
+                              "model folder (instead of the property)");
   vlm_element_class_add_port (ec, "prompt", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_NONE,
                               "the user's text");
   vlm_element_class_add_port (ec, "system", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_OPTIONAL,
