@@ -212,7 +212,7 @@ tok_dec_replace (const TokDecoder *d, const char *t)
 {
   if (d->regex) return g_regex_replace_literal (d->regex, t, -1, 0, d->content, 0, NULL);
   GString *s = g_string_new (t);
-  if (d->pattern[0]) g_string_replace (s, d->pattern, d->content, 0);
+  if (d->pattern[0]) tok_string_replace (s, d->pattern, d->content);
   return g_string_free (s, FALSE);
 }
 

@@ -3,6 +3,7 @@
  * only needs ids and token strings. */
 #include "text/tok-private.h"
 
+#include "text/tok-util.h"
 #include "vlm/vlm-error.h"
 
 #include <string.h>
@@ -116,14 +117,14 @@ tok_normalizer_apply (const TokNormalizer *n, GString *s)
   if (!n) return;
   switch (n->kind) {
   case NORM_UNICODE:
-    if (s->len) tok_string_take (s, g_utf8_normalize (s->str, s->len, n->mode));
+    if (s->len) tok_string_take (s, tok_utf8_normalize (s->str, s->len, n->mode));
     break;
   case NORM_REPLACE:
     if (n->regex) {
       char *r = g_regex_replace_literal (n->regex, s->str, s->len, 0, n->content, 0, NULL);
       if (r) tok_string_take (s, r);
     } else if (n->pattern[0]) {
-      g_string_replace (s, n->pattern, n->content, 0);
+      tok_string_replace (s, n->pattern, n->content);
     }
     break;
   case NORM_PREPEND:

@@ -205,7 +205,7 @@ tok_pre_one (const TokPreTokenizer *p, GString *piece, gboolean first, GPtrArray
     tok_spans_split (spans, p->behavior, p->invert, piece->str, out);
     break;
   case PRE_METASPACE: {
-    g_string_replace (piece, " ", p->replacement, 0);
+    tok_string_replace (piece, " ", p->replacement);
     gboolean starts = g_str_has_prefix (piece->str, p->replacement);
     if (!starts && (p->prepend == PREPEND_ALWAYS || (p->prepend == PREPEND_FIRST && first)))
       g_string_prepend (piece, p->replacement);

@@ -170,3 +170,76 @@ tok_utf8_complete_prefix (const char *data, gsize len)
   }
   return i;
 }
+
+void
+tok_string_replace (GString *s, const char *pattern, const char *replacement)
+{
+  gsize pl = strlen (pattern);
+  const char *hit = pl ? strstr (s->str, pattern) : NULL;
+  if (!hit) return;
+  GString *out = g_string_sized_new (s->len);
+  const char *p = s->str, *end = s->str + s->len;
+  for (; hit; hit = strstr (p, pattern)) {
+    g_string_append_len (out, p, hit - p);
+    g_string_append (out, replacement);
+    p = hit + pl;
+  }
+  g_string_append_len (out, p, end - p);
+  g_string_truncate (s, 0);
+  g_string_append_len (s, out->str, out->len);
+  g_string_free (out, TRUE);
+}
+
+#define TOK_NORMALIZE_CHUNK 256
+
+/* Code points that are the second half of a canonical pair decomposition:
+ * they may compose with what precedes them. */
+static GHashTable *
+tok_second_halves (void)
+{
+  static GHashTable *set;
+  static gsize done = 0;
+  if (g_once_init_enter (&done)) {
+    set = g_hash_table_new (NULL, NULL);
+    for (gunichar c = 0; c < 0x110000; c++) {
+      gunichar a, b;
+      if (c >= 0xD800 && c < 0xE000) continue;
+      if (g_unichar_decompose (c, &a, &b) && b)
+        g_hash_table_add (set, GUINT_TO_POINTER (b));
+    }
+    g_once_init_leave (&done, 1);
+  }
+  return set;
+}
+
+/* Whether normalization can start afresh before @c. */
+static gboolean
+tok_normalize_boundary (gunichar c)
+{
+  if (c < 0x80) return TRUE;
+  gunichar first[G_UNICHAR_MAX_DECOMPOSITION_LENGTH];
+  gsize n = g_unichar_fully_decompose (c, FALSE, first, G_N_ELEMENTS (first));
+  gunichar lead = n ? first[0] : c;
+  return g_unichar_combining_class (lead) == 0
+         && !g_hash_table_contains (tok_second_halves (), GUINT_TO_POINTER (lead));
+}
+
+char *
+tok_utf8_normalize (const char *s, gsize len, GNormalizeMode mode)
+{
+  if (len <= 4 * TOK_NORMALIZE_CHUNK) return g_utf8_normalize (s, len, mode);
+  GString *out = g_string_sized_new (len);
+  const char *start = s, *end = s + len;
+  for (const char *p = s; p < end; p = g_utf8_next_char (p)) {
+    if (p - start >= TOK_NORMALIZE_CHUNK && tok_normalize_boundary (g_utf8_get_char (p))) {
+      char *piece = g_utf8_normalize (start, p - start, mode);
+      g_string_append (out, piece);
+      g_free (piece);
+      start = p;
+    }
+  }
+  char *piece = g_utf8_normalize (start, end - start, mode);
+  g_string_append (out, piece);
+  g_free (piece);
+  return g_string_free (out, FALSE);
+}

@@ -29,4 +29,13 @@ void     tok_append_utf8_lossy (GString *out, const char *data, gsize len);
  * but so far valid sequence at the end is left out). */
 gsize    tok_utf8_complete_prefix (const char *data, gsize len);
 
+/* Replaces every occurrence of @pattern (non-empty) in @s, in linear time
+ * (GLib 2.74's g_string_replace is quadratic in the number of hits). */
+void     tok_string_replace (GString *s, const char *pattern, const char *replacement);
+
+/* g_utf8_normalize in linear time: long texts are normalized in pieces cut
+ * where no character can combine across the cut (GLib's own pass is
+ * quadratic on long runs of composable characters). */
+char    *tok_utf8_normalize (const char *s, gsize len, GNormalizeMode mode);
+
 G_END_DECLS
