@@ -35,10 +35,11 @@ test_linear_encode (void)
       gsize n;
       g_autofree gint32 *ids = vlm_tokenizer_encode (tok, s->str, TRUE, &n);
       double secs = (g_get_monotonic_time () - t0) / 1e6;
+      g_autofree char *shown = g_strescape (units[u], NULL);
       g_assert_cmpuint (n, >, 0);
       if (secs > MAX_SECONDS)
-        g_error ("%s: 512 KB of \"%s\" took %.1f s", names[t], g_strescape (units[u], NULL), secs);
-      g_printerr ("%-12s 512 KB of %-8s %8zu tokens %.2f s\n", names[t], g_strescape (units[u], NULL), n, secs);
+        g_error ("%s: 512 KB of \"%s\" took %.1f s", names[t], shown, secs);
+      g_printerr ("%-12s 512 KB of %-8s %8zu tokens %.2f s\n", names[t], shown, n, secs);
       g_string_free (s, TRUE);
     }
   }
