@@ -3,6 +3,7 @@
 
 #include "vlm/vlm-error.h"
 
+#include <math.h>
 #include <string.h>
 
 #define TEXT "text_config"
@@ -45,6 +46,37 @@ load_rope_scaling (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error)
   return TRUE;
 }
 
+typedef enum { FAMILY_LLAMA, FAMILY_GEMMA, FAMILY_GEMMA3 } Family;
+
+/* Gemma: embeddings times sqrt(hidden), RMSNorm with (1 + w). Gemma 3 adds q/k norms,
+ * sandwich norms, its attention scale and sliding layers with their own RoPE base.
+ * The vision-language wrappers decide how the prompt attends. */
+static void
+load_gemma (VlmDecoderConfig *cfg, VlmModelDir *dir, Family family)
+{
+  cfg->embed_scale = sqrtf ((float) cfg->hidden);
+  cfg->norm_weight_offset = 1.0f;
+  if (family == FAMILY_GEMMA3) {
+    cfg->qk_norm = TRUE;
+    cfg->sandwich_norms = TRUE;
+    cfg->attn_scale = 1.0f / sqrtf ((float) vlm_model_dir_get_double (
+                                        dir, TEXT, "query_pre_attn_scalar", 256));
+    cfg->sliding_window = vlm_model_dir_get_int (dir, TEXT, "sliding_window", 4096);
+    cfg->sliding_window_pattern = vlm_model_dir_get_int (dir, TEXT, "sliding_window_pattern", 6);
+    cfg->rope_local_theta = vlm_model_dir_get_double (dir, TEXT, "rope_local_base_freq", 10000.0);
+  }
+  const char *top = vlm_model_dir_get_model_type (dir);
+  if (g_strcmp0 (top, "paligemma") == 0) {
+    /* transformers 4.x: 1-indexed positions, the prompt is the bidirectional prefix,
+     * and the normalizer multiplies the merged image rows too. */
+    cfg->position_offset = 1;
+    cfg->prompt_attention = VLM_PROMPT_PREFIX;
+    cfg->scale_image_features = TRUE;
+  } else if (g_strcmp0 (top, "gemma3") == 0) {
+    cfg->prompt_attention = VLM_PROMPT_IMAGE_BLOCKS;
+  }
+}
+
 /**
  * vlm_decoder_config_load:
  * @cfg: (out caller-allocates): the configuration
@@ -63,9 +95,17 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
   const char *path = vlm_model_dir_get_path (dir);
   memset (cfg, 0, sizeof *cfg);
   const char *type = vlm_model_dir_get_string (dir, TEXT, "model_type", "llama");
-  if (strcmp (type, "llama") != 0) {
+  Family family;
+  if (strcmp (type, "llama") == 0) {
+    family = FAMILY_LLAMA;
+  } else if (strcmp (type, "gemma") == 0) {
+    family = FAMILY_GEMMA;
+  } else if (strcmp (type, "gemma3_text") == 0 || strcmp (type, "gemma3") == 0) {
+    family = FAMILY_GEMMA3;
+  } else {
     g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,
-                 "%s/config.json: text model_type \"%s\" is not a Llama decoder", path, type);
+                 "%s/config.json: text model_type \"%s\" is not a supported decoder (llama, "
+                 "gemma, gemma3_text)", path, type);
     return FALSE;
   }
   cfg->hidden = vlm_model_dir_get_int (dir, TEXT, "hidden_size", 0);
@@ -86,7 +126,8 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
                    "%s/config.json: text %s is missing or not a positive size", path, need[i].key);
       return FALSE;
     }
-  cfg->head_dim = vlm_model_dir_get_int (dir, TEXT, "head_dim", cfg->hidden / cfg->n_heads);
+  cfg->head_dim = vlm_model_dir_get_int (dir, TEXT, "head_dim",
+                                         family == FAMILY_LLAMA ? cfg->hidden / cfg->n_heads : 256);
   if (cfg->head_dim <= 0 || cfg->head_dim % 2 != 0 || cfg->head_dim > 4096
       || cfg->n_heads % cfg->n_kv_heads != 0) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
@@ -101,13 +142,20 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
   cfg->rope_interleaved = vlm_model_dir_get_bool (dir, TEXT, "rope_interleaved", FALSE);
   if (!load_rope_scaling (cfg, dir, error))
     return FALSE;
-  const char *act = vlm_model_dir_get_string (dir, TEXT, "hidden_act", "silu");
+  const char *act = family == FAMILY_LLAMA
+                        ? vlm_model_dir_get_string (dir, TEXT, "hidden_act", "silu")
+                        : vlm_model_dir_get_string (dir, TEXT, "hidden_activation|hidden_act",
+                                                    "gelu_pytorch_tanh");
   if (!vlm_activation_from_name (act, &cfg->act)) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,
                  "%s/config.json: hidden_act \"%s\" is not supported", path, act);
     return FALSE;
   }
-  cfg->tie_word_embeddings = vlm_model_dir_get_bool (dir, NULL, "tie_word_embeddings", FALSE);
+  /* The top level governs when it has the key (Idefics3); PaliGemma and Gemma 3 only
+   * set it in text_config, and Gemma ties by default. */
+  cfg->tie_word_embeddings = vlm_model_dir_lookup (dir, NULL, "tie_word_embeddings")
+      ? vlm_model_dir_get_bool (dir, NULL, "tie_word_embeddings", FALSE)
+      : vlm_model_dir_get_bool (dir, TEXT, "tie_word_embeddings", family != FAMILY_LLAMA);
   cfg->image_token_id = vlm_model_dir_get_int (dir, NULL, "image_token_id|image_token_index", -1);
   cfg->attention_bias = vlm_model_dir_get_bool (dir, TEXT, "attention_bias", FALSE);
   cfg->mlp_bias = vlm_model_dir_get_bool (dir, TEXT, "mlp_bias", FALSE);
@@ -116,5 +164,7 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
   cfg->final_softcap = (float) vlm_model_dir_get_double (dir, TEXT, "final_logit_softcapping", 0);
   cfg->embed_scale = 1.0f;
   cfg->norm_weight_offset = 0.0f;
+  if (family != FAMILY_LLAMA)
+    load_gemma (cfg, dir, family);
   return TRUE;
 }

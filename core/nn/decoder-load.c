@@ -37,16 +37,45 @@ declare_layer (VlmWeightRequest *r, const VlmDecoderConfig *c, gint64 i, VlmDeco
   g_autofree char *n1 = g_strdup_printf ("layers.%" G_GINT64_FORMAT ".input_layernorm.weight", i);
   g_autofree char *n2 = g_strdup_printf ("layers.%" G_GINT64_FORMAT
                                          ".post_attention_layernorm.weight", i);
-  vlm_weight_request_tensor (r, n1, 1, &c->hidden, 0, &l->attn_norm);
-  vlm_weight_request_tensor (r, n2, 1, &c->hidden, 0, &l->mlp_norm);
+  if (!c->sandwich_norms) {
+    vlm_weight_request_tensor (r, n1, 1, &c->hidden, 0, &l->attn_norm);
+    vlm_weight_request_tensor (r, n2, 1, &c->hidden, 0, &l->mlp_norm);
+  } else {
+    /* Gemma 2/3: post_attention_layernorm normalises the attention output; the MLP has
+     * its own pre and post norms. */
+    g_autofree char *n3 = g_strdup_printf ("layers.%" G_GINT64_FORMAT
+                                           ".pre_feedforward_layernorm.weight", i);
+    g_autofree char *n4 = g_strdup_printf ("layers.%" G_GINT64_FORMAT
+                                           ".post_feedforward_layernorm.weight", i);
+    vlm_weight_request_tensor (r, n1, 1, &c->hidden, 0, &l->attn_norm);
+    vlm_weight_request_tensor (r, n2, 1, &c->hidden, 0, &l->post_attn_norm);
+    vlm_weight_request_tensor (r, n3, 1, &c->hidden, 0, &l->mlp_norm);
+    vlm_weight_request_tensor (r, n4, 1, &c->hidden, 0, &l->post_mlp_norm);
+  }
+  if (c->qk_norm) {
+    g_autofree char *nq = g_strdup_printf ("layers.%" G_GINT64_FORMAT ".self_attn.q_norm.weight", i);
+    g_autofree char *nk = g_strdup_printf ("layers.%" G_GINT64_FORMAT ".self_attn.k_norm.weight", i);
+    vlm_weight_request_tensor (r, nq, 1, &c->head_dim, 0, &l->q_norm);
+    vlm_weight_request_tensor (r, nk, 1, &c->head_dim, 0, &l->k_norm);
+  }
 }
 
-/* Sliding-window layers as `layer_types` marks them ("sliding_attention"). */
+/* Sliding-window layers as `layer_types` marks them ("sliding_attention"), else every
+ * layer but each sliding_window_pattern-th (Gemma 3's older configs). */
 static void
 set_layer_windows (VlmDecoder *dec, VlmModelDir *dir)
 {
   JsonNode *n = vlm_model_dir_lookup (dir, "text_config", "layer_types");
-  if (!n || !JSON_NODE_HOLDS_ARRAY (n) || dec->cfg.sliding_window <= 0)
+  gint64 pattern = dec->cfg.sliding_window_pattern;
+  if (dec->cfg.sliding_window <= 0)
+    return;
+  if ((!n || !JSON_NODE_HOLDS_ARRAY (n)) && pattern > 0) {
+    for (gint64 i = 0; i < dec->cfg.n_layers; i++)
+      if ((i + 1) % pattern != 0)
+        dec->layers[i].window = dec->cfg.sliding_window;
+    return;
+  }
+  if (!n || !JSON_NODE_HOLDS_ARRAY (n))
     return;
   JsonArray *a = json_node_get_array (n);
   for (guint i = 0; i < json_array_get_length (a) && i < dec->cfg.n_layers; i++) {
@@ -92,6 +121,11 @@ vlm_decoder_load (VlmModelDir *dir, VlmPipeline *pipeline, GError **error)
   set_layer_windows (dec, dir);
   dec->inv_freq = g_new (float, c->head_dim / 2);
   vlm_rope_inv_freq (dec->inv_freq, (int) c->head_dim, c->rope_theta, &c->rope_scaling);
+  if (c->rope_local_theta > 0) {
+    const VlmRopeScaling unscaled = { .type = VLM_ROPE_DEFAULT, .factor = 1.0 };
+    dec->inv_freq_local = g_new (float, c->head_dim / 2);
+    vlm_rope_inv_freq (dec->inv_freq_local, (int) c->head_dim, c->rope_local_theta, &unscaled);
+  }
   return g_steal_pointer (&dec);
 }
 
@@ -111,11 +145,16 @@ vlm_decoder_free (VlmDecoder *dec)
       vlm_linear_clear (lins[k]);
     g_clear_pointer (&l->attn_norm, vlm_tensor_unref);
     g_clear_pointer (&l->mlp_norm, vlm_tensor_unref);
+    g_clear_pointer (&l->post_attn_norm, vlm_tensor_unref);
+    g_clear_pointer (&l->post_mlp_norm, vlm_tensor_unref);
+    g_clear_pointer (&l->q_norm, vlm_tensor_unref);
+    g_clear_pointer (&l->k_norm, vlm_tensor_unref);
   }
   vlm_linear_clear (&dec->embed);
   vlm_linear_clear (&dec->lm_head);
   g_free (dec->layers);
   g_clear_pointer (&dec->final_norm, vlm_tensor_unref);
   g_free (dec->inv_freq);
+  g_free (dec->inv_freq_local);
   g_free (dec);
 }

@@ -56,8 +56,66 @@ vlm_decoder_merge_image_features (VlmDecoder *dec, const gint64 *ids, gint64 n,
     return FALSE;
   }
   for (gint64 i = 0, r = 0; i < n && r < n_features; i++)
-    if (ids[i] == tok)
+    if (ids[i] == tok) {
       memcpy (embeds + i * D, features + (r++) * D, (gsize) D * sizeof (float));
+      if (dec->cfg.scale_image_features)
+        vlm_scale_f32 (embeds + i * D, dec->cfg.embed_scale, D);
+    }
+  return TRUE;
+}
+
+/**
+ * vlm_decoder_prompt_spans:
+ * @cfg: a decoder configuration
+ * @token_types: (nullable) (array length=n): 1 marks image tokens (token_type_ids)
+ * @n: prompt length
+ * @spans: (out) (transfer full): (start, end) prompt row pairs, or %NULL when there are none
+ * @n_spans: (out): their number
+ * @error: return location for a #GError
+ *
+ * The bidirectional spans of a prompt under cfg->prompt_attention: none, the whole
+ * prompt, or each run of image tokens.
+ *
+ * Returns: %FALSE when image blocks are needed and @token_types is missing or not 0/1
+ */
+gboolean
+vlm_decoder_prompt_spans (const VlmDecoderConfig *cfg, const gint64 *token_types, gint64 n,
+                          gint64 **spans, guint *n_spans, GError **error)
+{
+  *spans = NULL;
+  *n_spans = 0;
+  if (cfg->prompt_attention == VLM_PROMPT_CAUSAL)
+    return TRUE;
+  if (cfg->prompt_attention == VLM_PROMPT_PREFIX) {
+    *spans = g_new (gint64, 2);
+    (*spans)[0] = 0;
+    (*spans)[1] = n;
+    *n_spans = 1;
+    return TRUE;
+  }
+  if (!token_types) {
+    g_set_error_literal (error, VLM_ERROR, VLM_ERROR_INVALID,
+                         "token_type_ids are needed to find the image blocks of the prompt");
+    return FALSE;
+  }
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (gint64 i = 0; i < n; i++) {
+    if (token_types[i] != 0 && token_types[i] != 1) {
+      g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "token_type_ids element %" G_GINT64_FORMAT
+                   " is %" G_GINT64_FORMAT ", not 0 or 1", i, token_types[i]);
+      g_array_free (a, TRUE);
+      return FALSE;
+    }
+    if (token_types[i] == 1 && (i == 0 || token_types[i - 1] != 1)) {
+      gint64 end = i;
+      while (end < n && token_types[end] == 1)
+        end++;
+      gint64 pair[2] = { i, end };
+      g_array_append_vals (a, pair, 2);
+    }
+  }
+  *n_spans = a->len / 2;
+  *spans = (gint64 *) g_array_free (a, a->len == 0);
   return TRUE;
 }
 
@@ -130,6 +188,7 @@ vlm_decoder_state_free (VlmDecoderState *state)
   g_free (state->up);
   g_free (state->logits);
   g_free (state->positions);
+  g_free (state->spans);
   g_free (state);
 }
 
@@ -147,14 +206,26 @@ layer_forward (VlmDecoder *dec, VlmDecoderState *s, gint64 li, gint64 n, VlmAttn
   vlm_linear_forward (&l->q, s->h, n, s->q);
   vlm_linear_forward (&l->k, s->h, n, keys + pos0 * kvd);
   vlm_linear_forward (&l->v, s->h, n, values + pos0 * kvd);
-  vlm_rope_apply (s->q, n, c->n_heads, hd, s->positions, dec->inv_freq, (int) hd,
+  if (l->q_norm) {
+    vlm_rms_norm (s->q, vlm_tensor_get_data (l->q_norm), c->norm_weight_offset, n * c->n_heads,
+                  hd, eps, s->q);
+    vlm_rms_norm (keys + pos0 * kvd, vlm_tensor_get_data (l->k_norm), c->norm_weight_offset,
+                  n * c->n_kv_heads, hd, eps, keys + pos0 * kvd);
+  }
+  /* Gemma 3's sliding layers rotate with their own (local) base. */
+  const float *inv_freq = l->window > 0 && dec->inv_freq_local ? dec->inv_freq_local
+                                                               : dec->inv_freq;
+  vlm_rope_apply (s->q, n, c->n_heads, hd, s->positions, inv_freq, (int) hd,
                   c->rope_interleaved);
-  vlm_rope_apply (keys + pos0 * kvd, n, c->n_kv_heads, hd, s->positions, dec->inv_freq, (int) hd,
+  vlm_rope_apply (keys + pos0 * kvd, n, c->n_kv_heads, hd, s->positions, inv_freq, (int) hd,
                   c->rope_interleaved);
   mask->window = l->window;
   vlm_attention (s->q, keys, values, n, pos0 + n, c->n_heads, c->n_kv_heads, hd, hd, mask,
                  s->attn);
   vlm_linear_forward (&l->o, s->attn, n, s->h);
+  if (l->post_attn_norm)
+    vlm_rms_norm (s->h, vlm_tensor_get_data (l->post_attn_norm), c->norm_weight_offset, n, D,
+                  eps, s->h);
   vlm_add_f32 (s->x, s->x, s->h, n * D);
 
   vlm_rms_norm (s->x, vlm_tensor_get_data (l->mlp_norm), c->norm_weight_offset, n, D, eps, s->h);
@@ -162,6 +233,9 @@ layer_forward (VlmDecoder *dec, VlmDecoderState *s, gint64 li, gint64 n, VlmAttn
   vlm_linear_forward (&l->up, s->h, n, s->up);
   vlm_glu (s->gate, s->up, s->gate, n * c->intermediate, c->act);
   vlm_linear_forward (&l->down, s->gate, n, s->h);
+  if (l->post_mlp_norm)
+    vlm_rms_norm (s->h, vlm_tensor_get_data (l->post_mlp_norm), c->norm_weight_offset, n, D,
+                  eps, s->h);
   vlm_add_f32 (s->x, s->x, s->h, n * D);
 }
 
@@ -186,9 +260,10 @@ vlm_decoder_forward (VlmDecoder *dec, VlmDecoderState *state, const float *embed
   gint64 D = c->hidden;
   memcpy (state->x, embeds, (gsize) (n * D) * sizeof (float));
   for (gint64 t = 0; t < n; t++)
-    state->positions[t] = cache->len + t;
+    state->positions[t] = cache->len + t + c->position_offset;
   VlmAttnMask mask = { .causal = TRUE, .q_offset = cache->len, .key_valid = cache->key_valid,
-                       .softcap = c->attn_softcap };
+                       .softcap = c->attn_softcap, .scale = c->attn_scale,
+                       .spans = state->spans, .n_spans = state->n_spans };
   for (gint64 li = 0; li < c->n_layers; li++)
     layer_forward (dec, state, li, n, &mask);
   cache->len += n;

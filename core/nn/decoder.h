@@ -13,6 +13,13 @@
 
 G_BEGIN_DECLS
 
+/* Which prompt tokens attend bidirectionally; generated tokens are always causal. */
+typedef enum {
+  VLM_PROMPT_CAUSAL,            /* Llama */
+  VLM_PROMPT_PREFIX,            /* the whole prompt (PaliGemma's prefix-LM) */
+  VLM_PROMPT_IMAGE_BLOCKS,      /* each run of image tokens (token_type_ids 1; Gemma 3) */
+} VlmPromptAttention;
+
 typedef struct {
   gint64 hidden, n_layers, n_heads, n_kv_heads, head_dim, intermediate, vocab;
   double rms_eps;
@@ -29,11 +36,22 @@ typedef struct {
   gboolean mlp_bias;
   gint64 sliding_window;        /* window of the layers marked sliding; 0: none */
   float attn_softcap, final_softcap; /* 0: none */
+  /* Gemma-family knobs (neutral values for Llama). */
+  gint64 sliding_window_pattern; /* without layer_types: every Nth layer is global; 0: none */
+  double rope_local_theta;      /* RoPE base of sliding layers (unscaled); 0: as global */
+  float attn_scale;             /* 0: head_dim^-0.5 (Gemma 3: query_pre_attn_scalar^-0.5) */
+  gboolean qk_norm;             /* RMSNorm of each q/k head before RoPE (Gemma 3) */
+  gboolean sandwich_norms;      /* norms after attention and around the MLP (Gemma 2/3) */
+  gint64 position_offset;       /* first rotary position (PaliGemma: 1) */
+  gboolean scale_image_features; /* image rows also get embed_scale (PaliGemma 4.x) */
+  VlmPromptAttention prompt_attention;
 } VlmDecoderConfig;
 
 typedef struct {
   VlmLinear q, k, v, o, gate, up, down;
   VlmTensor *attn_norm, *mlp_norm; /* [hidden] F32 */
+  VlmTensor *post_attn_norm, *post_mlp_norm; /* [hidden] F32, sandwich_norms only */
+  VlmTensor *q_norm, *k_norm;   /* [head_dim] F32, qk_norm only */
   gint64 window;                /* 0: full attention */
 } VlmDecoderLayer;
 
@@ -44,6 +62,7 @@ typedef struct {
   VlmTensor *final_norm;
   VlmDecoderLayer *layers;
   float *inv_freq;              /* [head_dim / 2] */
+  float *inv_freq_local;        /* [head_dim / 2] of sliding layers, or NULL */
 } VlmDecoder;
 
 /* What one sequence needs besides the weights: the cache and the scratch for up to
@@ -54,6 +73,8 @@ typedef struct {
   float *x, *h, *q, *attn, *gate, *up;
   gint64 *positions;
   float *logits;                /* [vocab] of the last row of the last forward */
+  gint64 *spans;                /* n_spans bidirectional (start, end) row pairs, owned */
+  guint n_spans;
 } VlmDecoderState;
 
 gboolean   vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error);
@@ -69,6 +90,8 @@ gboolean    vlm_decoder_merge_image_features (VlmDecoder *dec, const gint64 *ids
 VlmDecoderState *vlm_decoder_state_new (VlmDecoder *dec, gint64 max_rows, gint64 capacity,
                                         GError **error);
 void        vlm_decoder_state_free (VlmDecoderState *state);
+gboolean    vlm_decoder_prompt_spans (const VlmDecoderConfig *cfg, const gint64 *token_types,
+                                      gint64 n, gint64 **spans, guint *n_spans, GError **error);
 void        vlm_decoder_forward (VlmDecoder *dec, VlmDecoderState *state, const float *embeds,
                                  gint64 n, float *final_hidden);
 

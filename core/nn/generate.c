@@ -172,6 +172,10 @@ vlm_generate (VlmDecoder *dec, const float *embeds, const gint64 *prompt_ids,
     return FALSE;
   if (prompt_valid)
     memcpy (l.state->cache->key_valid, prompt_valid, (gsize) n_prompt);
+  if (opts->n_spans) {
+    l.state->spans = g_memdup2 (opts->spans, 2 * opts->n_spans * sizeof (gint64));
+    l.state->n_spans = opts->n_spans;
+  }
   l.context = g_new (gint64, n_prompt + max_new);
   memcpy (l.context, prompt_ids, (gsize) n_prompt * sizeof (gint64));
   l.row = g_new (float, dec->cfg.hidden);

@@ -25,6 +25,8 @@ typedef struct {
   VlmTextFunc on_text;         /* nullable */
   gpointer on_text_data;
   GCancellable *cancellable;   /* nullable: checked before each new token */
+  const gint64 *spans;         /* nullable: bidirectional prompt spans (vlm_decoder_prompt_spans) */
+  guint n_spans;
 } VlmGenerateOptions;
 
 typedef struct {
