@@ -59,6 +59,13 @@ prepare (Idefics3Connector *self, GError **error)
   return TRUE;
 }
 
+/* Loading happens in the pipeline's prepare step, so it is timed apart from encoding. */
+static gboolean
+connector_prepare (VlmElement *element, GError **error)
+{
+  return prepare (IDEFICS3_CONNECTOR (element), error);
+}
+
 static gboolean
 connector_process (VlmElement *element, GError **error)
 {
@@ -119,6 +126,7 @@ idefics3_connector_class_init (Idefics3ConnectorClass *klass)
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = idefics3_connector_finalize;
   ec->process = connector_process;
+  ec->prepare = connector_prepare;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "Idefics3 connector",
                                   "Pixel shuffle by scale_factor, then the linear projection "
                                   "into the text embedding space");

@@ -110,6 +110,13 @@ all_zero (const float *v, gint64 n)
   return TRUE;
 }
 
+/* Loading happens in the pipeline's prepare step, so it is timed apart from encoding. */
+static gboolean
+siglip_vision_prepare (VlmElement *element, GError **error)
+{
+  return prepare (SIGLIP_VISION (element), error);
+}
+
 static gboolean
 siglip_vision_process (VlmElement *element, GError **error)
 {
@@ -235,6 +242,7 @@ siglip_vision_class_init (SiglipVisionClass *klass)
   oc->set_property = siglip_vision_set_property;
   oc->finalize = siglip_vision_finalize;
   ec->process = siglip_vision_process;
+  ec->prepare = siglip_vision_prepare;
   g_object_class_install_property (
     oc, PROP_BATCH_SIZE,
     g_param_spec_int64 ("batch-size", "Batch size",
