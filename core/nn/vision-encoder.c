@@ -83,10 +83,17 @@ vlm_vision_encoder_load (const VlmVisionConfig *cfg, VlmWeights *weights, const 
   g_autoptr (VlmTensor) conv = NULL, conv_bias = NULL;
   vlm_weight_request_tensor (r, "embeddings.patch_embedding.weight", 4,
                              (gint64[]) { D, cfg->channels, p, p }, VLM_WEIGHT_CONV, &conv);
-  vlm_weight_request_tensor (r, "embeddings.patch_embedding.bias", 1, (gint64[]) { D }, 0,
-                             &conv_bias);
+  gint64 n_pos = enc->side * enc->side + (cfg->class_token ? 1 : 0);
+  if (cfg->class_token) {
+    request_norm (r, "embeddings.class_embedding", D, &enc->class_embed);
+    request_norm (r, "pre_layrnorm.weight", D, &enc->pre_w);
+    request_norm (r, "pre_layrnorm.bias", D, &enc->pre_b);
+  } else {
+    vlm_weight_request_tensor (r, "embeddings.patch_embedding.bias", 1, (gint64[]) { D }, 0,
+                               &conv_bias);
+  }
   vlm_weight_request_tensor (r, "embeddings.position_embedding.weight", 2,
-                             (gint64[]) { enc->side * enc->side, D }, 0, &enc->pos_embed);
+                             (gint64[]) { n_pos, D }, 0, &enc->pos_embed);
   for (gint64 i = 0; i < cfg->n_layers; i++)
     request_layer (r, &enc->layers[i], i, D, cfg->intermediate);
   request_norm (r, "post_layernorm.weight", D, &enc->post_w);
@@ -126,6 +133,9 @@ vlm_vision_encoder_free (VlmVisionEncoder *enc)
   g_clear_pointer (&enc->pos_embed, vlm_tensor_unref);
   g_clear_pointer (&enc->post_w, vlm_tensor_unref);
   g_clear_pointer (&enc->post_b, vlm_tensor_unref);
+  g_clear_pointer (&enc->class_embed, vlm_tensor_unref);
+  g_clear_pointer (&enc->pre_w, vlm_tensor_unref);
+  g_clear_pointer (&enc->pre_b, vlm_tensor_unref);
   g_free (enc);
 }
 
@@ -203,6 +213,48 @@ vlm_vision_position_ids (const guint8 *patch_valid, gint64 rows, gint64 cols, gi
 }
 
 /**
+ * vlm_vision_encoder_seq_len:
+ * @enc: the encoder
+ * @height: tile height, a multiple of the patch size
+ * @width: tile width, a multiple of the patch size
+ *
+ * Returns: tokens per tile: the patches, plus the class token of a CLIP tower
+ */
+gint64
+vlm_vision_encoder_seq_len (const VlmVisionEncoder *enc, gint64 height, gint64 width)
+{
+  return (height / enc->cfg.patch) * (width / enc->cfg.patch) + (enc->cfg.class_token ? 1 : 0);
+}
+
+static void layer_norm_rows (const float *x, const float *w, const float *b, gint64 rows,
+                             gint64 dim, float eps, float *out);
+
+/* CLIP: [class, patches...] plus the position table in order, then the pre-LayerNorm.
+ * The table has no interpolation, so the tile must have the configured size. */
+static gboolean
+embed_clip (const VlmVisionEncoder *enc, const float *patches, gint64 batch, gint64 seq,
+            float *x, GError **error)
+{
+  gint64 D = enc->cfg.hidden;
+  if (seq != enc->side * enc->side) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "vision tower: %" G_GINT64_FORMAT " patches per image, the position table has %"
+                 G_GINT64_FORMAT " (image_size %" G_GINT64_FORMAT ")", seq,
+                 enc->side * enc->side, enc->cfg.image_size);
+    return FALSE;
+  }
+  const float *pos = vlm_tensor_get_data (enc->pos_embed);
+  for (gint64 b = 0; b < batch; b++) {
+    float *xb = x + b * (seq + 1) * D;
+    vlm_add_f32 (xb, vlm_tensor_get_data (enc->class_embed), pos, D);
+    vlm_add_f32 (xb + D, patches + b * seq * D, pos + D, seq * D);
+  }
+  layer_norm_rows (x, vlm_tensor_get_data (enc->pre_w), vlm_tensor_get_data (enc->pre_b),
+                   batch * (seq + 1), D, enc->cfg.eps, x);
+  return TRUE;
+}
+
+/**
  * vlm_vision_encoder_embed:
  * @enc: the encoder
  * @pixels: [batch, channels, height, width]
@@ -210,7 +262,8 @@ vlm_vision_position_ids (const guint8 *patch_valid, gint64 rows, gint64 cols, gi
  * @batch: tiles
  * @height: tile height, a multiple of the patch size
  * @width: tile width, a multiple of the patch size
- * @x: (out): [batch, patches, D] patch embeddings plus position embeddings
+ * @x: (out): [batch, seq, D] patch embeddings plus position embeddings (seq from
+ *   vlm_vision_encoder_seq_len(); a CLIP tower's class token first, pre-LayerNorm applied)
  * @error: return location for a #GError
  *
  * Returns: %FALSE when a tile's valid patches cannot be given positions
@@ -234,6 +287,14 @@ vlm_vision_encoder_embed (const VlmVisionEncoder *enc, const float *pixels,
             memcpy (dst + (ch * p + ky) * p, img + (ch * height + py * p + ky) * width + px * p,
                     (gsize) p * sizeof (float));
       }
+  }
+  if (c->class_token) {
+    float *patches = g_new (float, batch * seq * D);
+    vlm_linear_forward (&enc->patch_embed, cols, batch * seq, patches);
+    g_free (cols);
+    gboolean ok = embed_clip (enc, patches, batch, seq, x, error);
+    g_free (patches);
+    return ok;
   }
   vlm_linear_forward (&enc->patch_embed, cols, batch * seq, x);
   g_free (cols);
@@ -404,7 +465,7 @@ vlm_vision_encoder_forward (const VlmVisionEncoder *enc, const float *pixels,
                             const guint8 *patch_valid, gint64 batch, gint64 height, gint64 width,
                             float *out, GError **error)
 {
-  gint64 seq = (height / enc->cfg.patch) * (width / enc->cfg.patch);
+  gint64 seq = vlm_vision_encoder_seq_len (enc, height, width);
   if (!vlm_vision_encoder_embed (enc, pixels, patch_valid, batch, height, width, out, error))
     return FALSE;
   vlm_vision_encoder_run_layers (enc, out, patch_valid, batch, seq, 0, enc->cfg.n_layers);

@@ -22,6 +22,7 @@ typedef struct {
   gint64 image_size;    /* the position table covers (image_size / patch)^2 patches */
   float eps;            /* LayerNorm epsilon */
   VlmActivation act;    /* MLP activation */
+  gboolean class_token; /* CLIP: class embedding first, pre-LayerNorm, no patch bias */
 } VlmVisionConfig;
 
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct {
   VlmTensor *pos_embed;   /* [side * side, D] F32 */
   VlmVisionLayer *layers;
   VlmTensor *post_w, *post_b;  /* [D] F32 */
+  VlmTensor *class_embed, *pre_w, *pre_b;  /* [D] F32, class_token only */
 } VlmVisionEncoder;
 
 VlmVisionEncoder *vlm_vision_encoder_load (const VlmVisionConfig *cfg, VlmWeights *weights,
@@ -45,6 +47,7 @@ void              vlm_vision_encoder_free (VlmVisionEncoder *enc);
 
 gboolean vlm_vision_position_ids (const guint8 *patch_valid, gint64 rows, gint64 cols,
                                   gint64 side, gint64 *ids, GError **error);
+gint64   vlm_vision_encoder_seq_len (const VlmVisionEncoder *enc, gint64 height, gint64 width);
 gboolean vlm_vision_encoder_embed (const VlmVisionEncoder *enc, const float *pixels,
                                    const guint8 *patch_valid, gint64 batch, gint64 height,
                                    gint64 width, float *x, GError **error);
