@@ -1,6 +1,7 @@
-/* siglip-vision.c: the Idefics3 / SmolVLM vision tower as an element: tiles ->
- * last hidden state after the post LayerNorm, all-padding tiles dropped and
- * padded patches masked as Idefics3Model.get_image_features does. */
+/* siglip-vision.c: the SigLIP vision tower as an element (Idefics3 / SmolVLM,
+ * PaliGemma, Gemma 3): tiles -> last hidden state after the post LayerNorm,
+ * all-padding tiles dropped and padded patches masked as
+ * Idefics3Model.get_image_features does (whole images have neither). */
 #include "idefics3-elements.h"
 #include "nn/vision-encoder.h"
 
@@ -18,18 +19,21 @@ G_DEFINE_FINAL_TYPE (SiglipVision, siglip_vision, VLM_TYPE_ELEMENT)
 
 enum { PROP_0, PROP_BATCH_SIZE, N_PROPS };
 
-/* Idefics3VisionConfig / SmolVLMVisionConfig defaults for absent keys. */
+/* Defaults for absent keys: SiglipVisionConfig's for a siglip_vision_model section
+ * (PaliGemma, Gemma 3), else Idefics3VisionConfig / SmolVLMVisionConfig's. */
 static gboolean
 read_config (VlmModelDir *dir, VlmVisionConfig *cfg, GError **error)
 {
   const char *sec = "vision_config";
-  cfg->hidden = vlm_model_dir_get_int (dir, sec, "hidden_size", 1152);
+  gboolean siglip = g_strcmp0 (vlm_model_dir_get_string (dir, sec, "model_type", NULL),
+                               "siglip_vision_model") == 0;
+  cfg->hidden = vlm_model_dir_get_int (dir, sec, "hidden_size", siglip ? 768 : 1152);
   cfg->intermediate = vlm_model_dir_get_int (dir, sec, "intermediate_size", 3072);
   cfg->n_layers = vlm_model_dir_get_int (dir, sec, "num_hidden_layers", 12);
-  cfg->n_heads = vlm_model_dir_get_int (dir, sec, "num_attention_heads", 16);
+  cfg->n_heads = vlm_model_dir_get_int (dir, sec, "num_attention_heads", siglip ? 12 : 16);
   cfg->channels = vlm_model_dir_get_int (dir, sec, "num_channels", 3);
   cfg->image_size = vlm_model_dir_get_int (dir, sec, "image_size", 224);
-  cfg->patch = vlm_model_dir_get_int (dir, sec, "patch_size", 32);
+  cfg->patch = vlm_model_dir_get_int (dir, sec, "patch_size", siglip ? 16 : 32);
   cfg->eps = (float) vlm_model_dir_get_double (dir, sec, "layer_norm_eps", 1e-6);
   const char *act = vlm_model_dir_get_string (dir, sec, "hidden_act", "gelu_pytorch_tanh");
   if (!vlm_activation_from_name (act, &cfg->act)) {
@@ -54,14 +58,16 @@ prepare (SiglipVision *self, GError **error)
   g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
   if (!dir)
     return FALSE;
-  VlmVisionConfig cfg;
+  VlmVisionConfig cfg = { 0 };
   if (!read_config (dir, &cfg, error))
     return FALSE;
   g_autoptr (VlmWeights) weights = vlm_weights_open (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)),
                                                      error);
   if (!weights)
     return FALSE;
-  const char *const aliases[] = { "vision_model.", NULL };
+  /* Idefics3 (HF, mlx), then PaliGemma / Gemma 3 (checkpoint, transformers >= 4.52). */
+  const char *const aliases[] = { "vision_model.", "vision_tower.vision_model.",
+                                  "model.vision_tower.vision_model.", NULL };
   VlmVisionEncoder *enc = vlm_vision_encoder_load (&cfg, weights, "model.vision_model.", aliases,
                                                    error);
   if (!enc)
@@ -249,8 +255,9 @@ siglip_vision_class_init (SiglipVisionClass *klass)
                         "Tiles encoded together (larger batches use more memory)", 1, 4096, 4,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS));
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_VISION_TOWER, "SigLIP vision tower",
-                                  "Idefics3 / SmolVLM SigLIP encoder: image tiles to patch "
-                                  "features (padding tiles dropped, padded patches masked)");
+                                  "SigLIP encoder (Idefics3 / SmolVLM, PaliGemma, Gemma 3): "
+                                  "images or tiles to patch features (padding tiles dropped, "
+                                  "padded patches masked)");
   vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
                               "the model folder");
   vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,

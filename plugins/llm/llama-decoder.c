@@ -99,6 +99,9 @@ merge_inputs (VlmElement *element, VlmTensor *ids, gint64 n, GError **error)
   VlmTensor *features = vlm_element_get_input_tensor (element, "image_features");
   if (features)
     vlm_tensor_set_insert (set, "image_features", features);
+  VlmTensor *types = vlm_element_get_input_tensor (element, "token_type_ids");
+  if (types)
+    vlm_tensor_set_insert (set, "token_type_ids", types);
   if (pipeline && !vlm_pipeline_apply_patches (pipeline, VLM_HOOK_BEFORE_MERGE, set, error))
     return NULL;
   return g_steal_pointer (&set);
@@ -151,6 +154,27 @@ read_features (VlmTensor *t, gint64 hidden, GError **error)
   return vlm_tensor_to_dtype (t, VLM_DTYPE_F32, error);
 }
 
+/* token_type_ids (integers, 1 at image tokens) as I64, when the merge step has them. */
+static gboolean
+read_token_types (VlmTensorSet *set, gint64 n, VlmTensor **out, GError **error)
+{
+  VlmTensor *t = vlm_tensor_set_get (set, "token_type_ids");
+  *out = NULL;
+  if (!t)
+    return TRUE;
+  VlmDType dt = vlm_tensor_get_dtype (t);
+  if (vlm_dtype_is_float (dt) || vlm_tensor_get_numel (t) != n) {
+    g_autofree char *d = vlm_tensor_describe (t);
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "llama-decoder: token_type_ids must be integers [1, %" G_GINT64_FORMAT "], got %s",
+                 n, d);
+    return FALSE;
+  }
+  g_autoptr (VlmTensor) i64 = vlm_tensor_to_dtype (t, VLM_DTYPE_I64, error);
+  *out = i64 ? vlm_tensor_contiguous (i64) : NULL;
+  return *out != NULL;
+}
+
 static void
 on_text (const char *text, gpointer element)
 {
@@ -196,6 +220,15 @@ llama_decoder_process (VlmElement *element, GError **error)
   if (vlm_tensor_set_contains (set, "image_features")
       && !(feats = read_features (vlm_tensor_set_get (set, "image_features"), c->hidden, error)))
     return FALSE;
+  g_autoptr (VlmTensor) types = NULL;
+  g_autofree gint64 *spans = NULL;
+  guint n_spans = 0;
+  if (!read_token_types (set, n, &types, error)
+      || !vlm_decoder_prompt_spans (c, types ? vlm_tensor_get_data (types) : NULL, n, &spans,
+                                    &n_spans, error)) {
+    g_prefix_error (error, "llama-decoder: ");
+    return FALSE;
+  }
 
   const gint64 *id = vlm_tensor_get_data (ids);
   g_autoptr (VlmTensor) embeds = vlm_tensor_new (VLM_DTYPE_F32, 2, (gint64[]) { n, c->hidden });
@@ -219,6 +252,7 @@ llama_decoder_process (VlmElement *element, GError **error)
     .on_text = self->stream ? on_text : NULL, .on_text_data = element,
     .cancellable = vlm_element_get_pipeline (element)
                        ? vlm_pipeline_get_cancellable (vlm_element_get_pipeline (element)) : NULL,
+    .spans = spans, .n_spans = n_spans,
   };
   VlmGenerateResult r;
   if (!vlm_generate (self->dec, e, id, vlm_tensor_get_data (mask), n, &opts,
@@ -296,8 +330,9 @@ vlm_llama_decoder_class_init (VlmLlamaDecoderClass *klass)
       g_param_spec_boolean ("stream", "Stream",
                             "Emit the \"text\" signal with each new piece of text", FALSE, f));
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_DECODER, "Llama decoder",
-                                  "Llama-family text decoder: merges image features at the image "
-                                  "tokens, prefills the prompt and generates with a KV cache");
+                                  "Llama-family text decoder (Llama, Gemma, Gemma 3 by the text "
+                                  "model_type): merges image features at the image tokens, "
+                                  "prefills the prompt and generates with a KV cache");
   struct { const char *name; VlmPortDirection dir; GType type; VlmPortFlags flags;
            const char *desc; } ports[] = {
     { "input_ids", VLM_PORT_INPUT, VLM_TYPE_TENSOR, VLM_PORT_FLAG_NONE,
@@ -306,6 +341,9 @@ vlm_llama_decoder_class_init (VlmLlamaDecoderClass *klass)
       "[1, L] mask (default: all ones, I64 as the processor gives)" },
     { "image_features", VLM_PORT_INPUT, VLM_TYPE_TENSOR, VLM_PORT_FLAG_OPTIONAL,
       "F32 [n_image_tokens, hidden], placed at the image-token positions in order" },
+    { "token_type_ids", VLM_PORT_INPUT, VLM_TYPE_TENSOR, VLM_PORT_FLAG_OPTIONAL,
+      "integer [1, L], 1 at image tokens: each run attends bidirectionally when the model's "
+      "prompt attention asks for image blocks (Gemma 3)" },
     { "sampler", VLM_PORT_INPUT, VLM_TYPE_SAMPLER, VLM_PORT_FLAG_OPTIONAL,
       "sampling settings (default: generation_config.json, greedy unless do_sample)" },
     { "model", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_NONE, "the model folder" },
