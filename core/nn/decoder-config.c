@@ -15,7 +15,8 @@ load_rope_scaling (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error)
                                                "default");
   VlmRopeScaling *s = &cfg->rope_scaling;
   s->factor = vlm_model_dir_get_double (dir, TEXT, "rope_scaling.factor", 1.0);
-  if (strcmp (type, "default") == 0) {
+  /* Qwen2-VL's "mrope" rotates by the default frequencies (see load_mrope). */
+  if (strcmp (type, "default") == 0 || strcmp (type, "mrope") == 0) {
     s->type = VLM_ROPE_DEFAULT;
   } else if (strcmp (type, "linear") == 0) {
     s->type = VLM_ROPE_LINEAR;
@@ -46,7 +47,38 @@ load_rope_scaling (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error)
   return TRUE;
 }
 
-typedef enum { FAMILY_LLAMA, FAMILY_GEMMA, FAMILY_GEMMA3 } Family;
+typedef enum { FAMILY_LLAMA, FAMILY_GEMMA, FAMILY_GEMMA3, FAMILY_QWEN2 } Family;
+
+/* Qwen2 (and the Qwen2-VL / 2.5-VL text models): q/k/v biases, sliding window only
+ * when use_sliding_window, and M-RoPE sections when rope_scaling has mrope_section. */
+static gboolean
+load_qwen2 (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error)
+{
+  cfg->attention_bias = TRUE;
+  if (!vlm_model_dir_get_bool (dir, TEXT, "use_sliding_window", FALSE))
+    cfg->sliding_window = 0;
+  JsonNode *n = vlm_model_dir_lookup (dir, TEXT, "rope_scaling.mrope_section|"
+                                      "rope_parameters.mrope_section");
+  if (!n)
+    return TRUE;
+  JsonArray *a = JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+  gint64 sum = 0;
+  for (guint i = 0; a && i < 3 && json_array_get_length (a) == 3; i++) {
+    JsonNode *e = json_array_get_element (a, i);
+    cfg->mrope_section[i] = JSON_NODE_HOLDS_VALUE (e)
+                                && json_node_get_value_type (e) == G_TYPE_INT64
+                            ? json_node_get_int (e) : -1;
+    sum += cfg->mrope_section[i] >= 0 ? cfg->mrope_section[i] : cfg->head_dim;
+  }
+  if (sum != cfg->head_dim / 2) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "%s/config.json: rope_scaling.mrope_section must be 3 counts adding up to "
+                 "head_dim / 2 = %" G_GINT64_FORMAT, vlm_model_dir_get_path (dir),
+                 cfg->head_dim / 2);
+    return FALSE;
+  }
+  return TRUE;
+}
 
 /* Gemma: embeddings times sqrt(hidden), RMSNorm with (1 + w). Gemma 3 adds q/k norms,
  * sandwich norms, its attention scale and sliding layers with their own RoPE base.
@@ -102,10 +134,13 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
     family = FAMILY_GEMMA;
   } else if (strcmp (type, "gemma3_text") == 0 || strcmp (type, "gemma3") == 0) {
     family = FAMILY_GEMMA3;
+  } else if (strcmp (type, "qwen2") == 0 || g_str_has_prefix (type, "qwen2_vl")
+             || g_str_has_prefix (type, "qwen2_5_vl")) {
+    family = FAMILY_QWEN2;
   } else {
     g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,
                  "%s/config.json: text model_type \"%s\" is not a supported decoder (llama, "
-                 "gemma, gemma3_text)", path, type);
+                 "gemma, gemma3_text, qwen2, qwen2_vl, qwen2_5_vl)", path, type);
     return FALSE;
   }
   cfg->hidden = vlm_model_dir_get_int (dir, TEXT, "hidden_size", 0);
@@ -126,8 +161,9 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
                    "%s/config.json: text %s is missing or not a positive size", path, need[i].key);
       return FALSE;
     }
+  gboolean gemma = family == FAMILY_GEMMA || family == FAMILY_GEMMA3;
   cfg->head_dim = vlm_model_dir_get_int (dir, TEXT, "head_dim",
-                                         family == FAMILY_LLAMA ? cfg->hidden / cfg->n_heads : 256);
+                                         !gemma ? cfg->hidden / cfg->n_heads : 256);
   if (cfg->head_dim <= 0 || cfg->head_dim % 2 != 0 || cfg->head_dim > 4096
       || cfg->n_heads % cfg->n_kv_heads != 0) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
@@ -142,7 +178,7 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
   cfg->rope_interleaved = vlm_model_dir_get_bool (dir, TEXT, "rope_interleaved", FALSE);
   if (!load_rope_scaling (cfg, dir, error))
     return FALSE;
-  const char *act = family == FAMILY_LLAMA
+  const char *act = !gemma
                         ? vlm_model_dir_get_string (dir, TEXT, "hidden_act", "silu")
                         : vlm_model_dir_get_string (dir, TEXT, "hidden_activation|hidden_act",
                                                     "gelu_pytorch_tanh");
@@ -155,7 +191,7 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
    * set it in text_config, and Gemma ties by default. */
   cfg->tie_word_embeddings = vlm_model_dir_lookup (dir, NULL, "tie_word_embeddings")
       ? vlm_model_dir_get_bool (dir, NULL, "tie_word_embeddings", FALSE)
-      : vlm_model_dir_get_bool (dir, TEXT, "tie_word_embeddings", family != FAMILY_LLAMA);
+      : vlm_model_dir_get_bool (dir, TEXT, "tie_word_embeddings", gemma);
   cfg->image_token_id = vlm_model_dir_get_int (dir, NULL, "image_token_id|image_token_index", -1);
   cfg->attention_bias = vlm_model_dir_get_bool (dir, TEXT, "attention_bias", FALSE);
   cfg->mlp_bias = vlm_model_dir_get_bool (dir, TEXT, "mlp_bias", FALSE);
@@ -164,7 +200,7 @@ vlm_decoder_config_load (VlmDecoderConfig *cfg, VlmModelDir *dir, GError **error
   cfg->final_softcap = (float) vlm_model_dir_get_double (dir, TEXT, "final_logit_softcapping", 0);
   cfg->embed_scale = 1.0f;
   cfg->norm_weight_offset = 0.0f;
-  if (family != FAMILY_LLAMA)
+  if (gemma)
     load_gemma (cfg, dir, family);
-  return TRUE;
+  return family != FAMILY_QWEN2 || load_qwen2 (cfg, dir, error);
 }

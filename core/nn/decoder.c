@@ -3,6 +3,7 @@
  * (one row: the GEMV kernels); keys and values are projected straight into the cache and
  * attention reads the cache in place. */
 #include "nn/decoder.h"
+#include "nn/mrope.h"
 
 #include "vlm/vlm-error.h"
 
@@ -162,7 +163,8 @@ vlm_decoder_state_new (VlmDecoder *dec, gint64 max_rows, gint64 capacity, GError
   s->up = try_floats (max_rows * c->intermediate, &ok);
   s->logits = try_floats (c->vocab, &ok);
   s->positions = g_try_new (gint64, max_rows);
-  if (!ok || !s->positions) {
+  s->stream_positions = g_try_new (gint64, 3 * max_rows);
+  if (!ok || !s->positions || !s->stream_positions) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_LIMIT,
                  "out of memory for decoding %" G_GINT64_FORMAT " rows at once", max_rows);
     return NULL;
@@ -188,8 +190,15 @@ vlm_decoder_state_free (VlmDecoderState *state)
   g_free (state->up);
   g_free (state->logits);
   g_free (state->positions);
+  g_free (state->stream_positions);
   g_free (state->spans);
   g_free (state);
+}
+
+static gboolean
+uses_mrope (const VlmDecoderConfig *c)
+{
+  return c->mrope_section[0] + c->mrope_section[1] + c->mrope_section[2] > 0;
 }
 
 static void
@@ -215,10 +224,17 @@ layer_forward (VlmDecoder *dec, VlmDecoderState *s, gint64 li, gint64 n, VlmAttn
   /* Gemma 3's sliding layers rotate with their own (local) base. */
   const float *inv_freq = l->window > 0 && dec->inv_freq_local ? dec->inv_freq_local
                                                                : dec->inv_freq;
-  vlm_rope_apply (s->q, n, c->n_heads, hd, s->positions, inv_freq, (int) hd,
-                  c->rope_interleaved);
-  vlm_rope_apply (keys + pos0 * kvd, n, c->n_kv_heads, hd, s->positions, inv_freq, (int) hd,
-                  c->rope_interleaved);
+  if (uses_mrope (c)) {
+    vlm_mrope_apply (s->q, n, c->n_heads, hd, s->stream_positions, n, inv_freq,
+                     c->mrope_section);
+    vlm_mrope_apply (keys + pos0 * kvd, n, c->n_kv_heads, hd, s->stream_positions, n, inv_freq,
+                     c->mrope_section);
+  } else {
+    vlm_rope_apply (s->q, n, c->n_heads, hd, s->positions, inv_freq, (int) hd,
+                    c->rope_interleaved);
+    vlm_rope_apply (keys + pos0 * kvd, n, c->n_kv_heads, hd, s->positions, inv_freq, (int) hd,
+                    c->rope_interleaved);
+  }
   mask->window = l->window;
   vlm_attention (s->q, keys, values, n, pos0 + n, c->n_heads, c->n_kv_heads, hd, hd, mask,
                  s->attn);
@@ -260,7 +276,13 @@ vlm_decoder_forward (VlmDecoder *dec, VlmDecoderState *state, const float *embed
   gint64 D = c->hidden;
   memcpy (state->x, embeds, (gsize) (n * D) * sizeof (float));
   for (gint64 t = 0; t < n; t++)
-    state->positions[t] = cache->len + t + c->position_offset;
+    state->positions[t] = cache->len + t + c->position_offset + state->position_delta;
+  /* M-RoPE: the given streams (the prompt's), else the position on all three. */
+  for (gint64 s = 0; uses_mrope (c) && s < 3; s++)
+    for (gint64 t = 0; t < n; t++)
+      state->stream_positions[s * n + t] = state->next_streams ? state->next_streams[s * n + t]
+                                                               : state->positions[t];
+  state->next_streams = NULL;
   VlmAttnMask mask = { .causal = TRUE, .q_offset = cache->len, .key_valid = cache->key_valid,
                        .softcap = c->attn_softcap, .scale = c->attn_scale,
                        .spans = state->spans, .n_spans = state->n_spans };

@@ -45,6 +45,9 @@ typedef struct {
   gint64 position_offset;       /* first rotary position (PaliGemma: 1) */
   gboolean scale_image_features; /* image rows also get embed_scale (PaliGemma 4.x) */
   VlmPromptAttention prompt_attention;
+  /* M-RoPE (Qwen2-VL): how many rotary frequencies read the temporal, height and width
+   * position streams; all 0: plain RoPE. */
+  gint64 mrope_section[3];
 } VlmDecoderConfig;
 
 typedef struct {
@@ -72,6 +75,9 @@ typedef struct {
   gint64 max_rows;
   float *x, *h, *q, *attn, *gate, *up;
   gint64 *positions;
+  gint64 *stream_positions;     /* [3, max_rows] M-RoPE streams of the rows being run */
+  const gint64 *next_streams;   /* nullable [3, n]: M-RoPE streams of the next forward call */
+  gint64 position_delta;        /* added to positions without streams (rope_deltas) */
   float *logits;                /* [vocab] of the last row of the last forward */
   gint64 *spans;                /* n_spans bidirectional (start, end) row pairs, owned */
   guint n_spans;

@@ -176,6 +176,8 @@ vlm_generate (VlmDecoder *dec, const float *embeds, const gint64 *prompt_ids,
     l.state->spans = g_memdup2 (opts->spans, 2 * opts->n_spans * sizeof (gint64));
     l.state->n_spans = opts->n_spans;
   }
+  l.state->next_streams = opts->position_ids;
+  l.state->position_delta = opts->position_delta;
   l.context = g_new (gint64, n_prompt + max_new);
   memcpy (l.context, prompt_ids, (gsize) n_prompt * sizeof (gint64));
   l.row = g_new (float, dec->cfg.hidden);

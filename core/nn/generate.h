@@ -27,6 +27,8 @@ typedef struct {
   GCancellable *cancellable;   /* nullable: checked before each new token */
   const gint64 *spans;         /* nullable: bidirectional prompt spans (vlm_decoder_prompt_spans) */
   guint n_spans;
+  const gint64 *position_ids;  /* nullable [3, n_prompt]: the prompt's M-RoPE streams */
+  gint64 position_delta;       /* added to the positions of generated tokens (rope_deltas) */
 } VlmGenerateOptions;
 
 typedef struct {
