@@ -15,6 +15,7 @@ static const VlmCliCommand commands[] = {
   { "tokenize", "encode text with a model's tokenizer", vlm_cli_tokenize },
   { "detokenize", "decode token ids with a model's tokenizer", vlm_cli_detokenize },
   { "template", "render a conversation with a model's chat template", vlm_cli_template },
+  { "serve", "serve a model over HTTP (OpenAI chat completions API)", vlm_cli_serve },
 };
 
 static void

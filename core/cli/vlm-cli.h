@@ -24,6 +24,7 @@ int vlm_cli_bench_ops (int argc, char **argv);
 int vlm_cli_tokenize (int argc, char **argv);
 int vlm_cli_detokenize (int argc, char **argv);
 int vlm_cli_template (int argc, char **argv);
+int vlm_cli_serve (int argc, char **argv);
 
 int  vlm_cli_fail (GError *error);
 int  vlm_cli_usage_error (GOptionContext *context, const char *format, ...) G_GNUC_PRINTF (2, 3);

@@ -27,6 +27,7 @@ static gboolean quitting;
 static Job *current;
 static GMutex call_lock;      /* one parallel loop at a time */
 static _Thread_local gboolean in_worker;
+static _Thread_local const gint *background_flag;
 
 static void
 run_chunks (Job *job)
@@ -126,6 +127,17 @@ vlm_get_num_threads (void)
 }
 
 /**
+ * vlm_parallel_set_background_flag:
+ * @flag: (nullable): while it points to a nonzero value, the calling thread's
+ *   parallel loops run serially in that thread; %NULL restores the default
+ */
+void
+vlm_parallel_set_background_flag (const gint *flag)
+{
+  background_flag = flag;
+}
+
+/**
  * vlm_parallel_for:
  * @n: number of items
  * @grain: the smallest useful chunk of items
@@ -139,7 +151,9 @@ vlm_parallel_for (gint64 n, gint64 grain, VlmRangeFunc fn, gpointer ctx)
     return;
   int threads = vlm_get_num_threads ();
   grain = MAX (grain, 1);
-  if (threads <= 1 || n <= grain || in_worker || !g_mutex_trylock (&call_lock)) {
+  if (threads <= 1 || n <= grain || in_worker
+      || (background_flag && g_atomic_int_get (background_flag))
+      || !g_mutex_trylock (&call_lock)) {
     fn (ctx, 0, n);
     return;
   }
