@@ -16,3 +16,6 @@
 #include <vlm/vlm-plugin.h>
 #include <vlm/vlm-registry.h>
 #include <vlm/vlm-pipeline.h>
+#include <vlm/vlm-result.h>
+#include <vlm/vlm-generate-params.h>
+#include <vlm/vlm-model.h>
