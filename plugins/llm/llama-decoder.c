@@ -175,6 +175,47 @@ read_token_types (VlmTensorSet *set, gint64 n, VlmTensor **out, GError **error)
   return *out != NULL;
 }
 
+/* M-RoPE position streams (I64 [3, 1, L] or [3, L]) and the decode offset (one integer),
+ * when linked; they are only read by a decoder with mrope_section. */
+static gboolean
+read_positions (VlmElement *element, const VlmDecoderConfig *c, gint64 n, VlmTensor **out,
+                gint64 *delta, GError **error)
+{
+  VlmTensor *t = vlm_element_get_input_tensor (element, "position_ids");
+  VlmTensor *d = vlm_element_get_input_tensor (element, "rope_deltas");
+  *out = NULL;
+  *delta = 0;
+  if (!c->mrope_section[0] && !c->mrope_section[1] && !c->mrope_section[2])
+    return TRUE;
+  if (t) {
+    guint nd = vlm_tensor_get_ndim (t);
+    if (vlm_dtype_is_float (vlm_tensor_get_dtype (t)) || nd < 2 || nd > 3
+        || vlm_tensor_get_dim (t, 0) != 3 || vlm_tensor_get_numel (t) != 3 * n) {
+      g_autofree char *desc = vlm_tensor_describe (t);
+      g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                   "llama-decoder: position_ids must be integers [3, 1, %" G_GINT64_FORMAT
+                   "], got %s", n, desc);
+      return FALSE;
+    }
+    g_autoptr (VlmTensor) i64 = vlm_tensor_to_dtype (t, VLM_DTYPE_I64, error);
+    if (!i64 || !(*out = vlm_tensor_contiguous (i64)))
+      return FALSE;
+  }
+  if (d) {
+    if (vlm_dtype_is_float (vlm_tensor_get_dtype (d)) || vlm_tensor_get_numel (d) != 1) {
+      g_autofree char *desc = vlm_tensor_describe (d);
+      g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                   "llama-decoder: rope_deltas must be one integer, got %s", desc);
+      return FALSE;
+    }
+    g_autoptr (VlmTensor) i64 = vlm_tensor_to_dtype (d, VLM_DTYPE_I64, error);
+    if (!i64)
+      return FALSE;
+    *delta = *(const gint64 *) vlm_tensor_get_data (i64);
+  }
+  return TRUE;
+}
+
 static void
 on_text (const char *text, gpointer element)
 {
@@ -229,6 +270,10 @@ llama_decoder_process (VlmElement *element, GError **error)
     g_prefix_error (error, "llama-decoder: ");
     return FALSE;
   }
+  g_autoptr (VlmTensor) positions = NULL;
+  gint64 delta = 0;
+  if (!read_positions (element, c, n, &positions, &delta, error))
+    return FALSE;
 
   const gint64 *id = vlm_tensor_get_data (ids);
   g_autoptr (VlmTensor) embeds = vlm_tensor_new (VLM_DTYPE_F32, 2, (gint64[]) { n, c->hidden });
@@ -253,6 +298,8 @@ llama_decoder_process (VlmElement *element, GError **error)
     .cancellable = vlm_element_get_pipeline (element)
                        ? vlm_pipeline_get_cancellable (vlm_element_get_pipeline (element)) : NULL,
     .spans = spans, .n_spans = n_spans,
+    .position_ids = positions ? vlm_tensor_get_data (positions) : NULL,
+    .position_delta = delta,
   };
   VlmGenerateResult r;
   if (!vlm_generate (self->dec, e, id, vlm_tensor_get_data (mask), n, &opts,
@@ -344,6 +391,11 @@ vlm_llama_decoder_class_init (VlmLlamaDecoderClass *klass)
     { "token_type_ids", VLM_PORT_INPUT, VLM_TYPE_TENSOR, VLM_PORT_FLAG_OPTIONAL,
       "integer [1, L], 1 at image tokens: each run attends bidirectionally when the model's "
       "prompt attention asks for image blocks (Gemma 3)" },
+    { "position_ids", VLM_PORT_INPUT, VLM_TYPE_TENSOR, VLM_PORT_FLAG_OPTIONAL,
+      "I64 [3, 1, L] M-RoPE (temporal, height, width) positions of the prompt (Qwen2-VL; "
+      "default: 0..L-1 on all three)" },
+    { "rope_deltas", VLM_PORT_INPUT, VLM_TYPE_TENSOR, VLM_PORT_FLAG_OPTIONAL,
+      "I64 [1, 1]: generated token i sits at position L + i + rope_deltas (M-RoPE)" },
     { "sampler", VLM_PORT_INPUT, VLM_TYPE_SAMPLER, VLM_PORT_FLAG_OPTIONAL,
       "sampling settings (default: generation_config.json, greedy unless do_sample)" },
     { "model", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_NONE, "the model folder" },
