@@ -2,6 +2,7 @@
  * SplitDelimiterBehavior, shared by normalizers and pre-tokenizers. */
 #include "text/tok-private.h"
 
+#include "text/tok-util.h"
 #include "vlm/vlm-error.h"
 
 #include <string.h>
@@ -68,14 +69,13 @@ tok_spans_regex (const GRegex *re, const char *s, gsize len, GArray *spans)
 void
 tok_spans_literal (const char *pat, gsize pat_len, const char *s, gsize len, GArray *spans)
 {
-  /* @pat is NUL-terminated and @pat_len == strlen (pat). */
   gsize prev = 0, i = 0;
   if (pat_len == 0) {
     tok_span_push (spans, 0, len, FALSE);
     return;
   }
   while (i + pat_len <= len) {
-    const char *hit = g_strstr_len (s + i, len - i, pat);
+    const char *hit = tok_find (s + i, s + len, pat, pat_len);
     if (!hit) break;
     gsize at = hit - s;
     if (at > prev) tok_span_push (spans, prev, at, FALSE);

@@ -171,15 +171,23 @@ tok_utf8_complete_prefix (const char *data, gsize len)
   return i;
 }
 
+const char *
+tok_find (const char *p, const char *end, const char *pattern, gsize pattern_len)
+{
+  for (; pattern_len && (gsize) (end - p) >= pattern_len; p++)
+    if (*p == pattern[0] && memcmp (p, pattern, pattern_len) == 0) return p;
+  return NULL;
+}
+
 void
 tok_string_replace (GString *s, const char *pattern, const char *replacement)
 {
   gsize pl = strlen (pattern);
-  const char *hit = pl ? strstr (s->str, pattern) : NULL;
+  const char *p = s->str, *end = s->str + s->len;
+  const char *hit = tok_find (p, end, pattern, pl);
   if (!hit) return;
   GString *out = g_string_sized_new (s->len);
-  const char *p = s->str, *end = s->str + s->len;
-  for (; hit; hit = strstr (p, pattern)) {
+  for (; hit; hit = tok_find (p, end, pattern, pl)) {
     g_string_append_len (out, p, hit - p);
     g_string_append (out, replacement);
     p = hit + pl;

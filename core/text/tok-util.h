@@ -29,6 +29,10 @@ void     tok_append_utf8_lossy (GString *out, const char *data, gsize len);
  * but so far valid sequence at the end is left out). */
 gsize    tok_utf8_complete_prefix (const char *data, gsize len);
 
+/* First occurrence of @pattern in [@p, @end), or NULL. A plain scan: strstr
+ * rescans the whole rest of the string under ASan, which makes loops quadratic. */
+const char *tok_find (const char *p, const char *end, const char *pattern, gsize pattern_len);
+
 /* Replaces every occurrence of @pattern (non-empty) in @s, in linear time
  * (GLib 2.74's g_string_replace is quadratic in the number of hits). */
 void     tok_string_replace (GString *s, const char *pattern, const char *replacement);
