@@ -4,3 +4,5 @@
 #include <vlm/vlm.h>
 
 G_DECLARE_FINAL_TYPE (LlavaProcessor, llava_processor, LLAVA, PROCESSOR, VlmElement)
+G_DECLARE_FINAL_TYPE (ClipVision, clip_vision, CLIP, VISION, VlmElement)
+G_DECLARE_FINAL_TYPE (LlavaProjector, llava_projector, LLAVA, PROJECTOR, VlmElement)

@@ -1,0 +1,123 @@
+/* paligemma-projector.c: PaliGemmaMultiModalProjector as an element: one linear layer
+ * from the SigLIP width into the text width, then division by sqrt(text hidden) as
+ * transformers 4.x get_image_features does (the decoder's normalizer multiplies the
+ * merged rows back, see VlmDecoderConfig.scale_image_features). */
+#include "paligemma-elements.h"
+#include "compute/ops.h"
+#include "weights/weight-binder.h"
+
+#include <math.h>
+
+struct _PaligemmaProjector {
+  VlmElement parent;
+  char *model;          /* the folder the weights came from */
+  gint64 vision_dim, text_dim;
+  VlmLinear proj;       /* [text_dim, vision_dim] with bias */
+};
+
+G_DEFINE_FINAL_TYPE (PaligemmaProjector, paligemma_projector, VLM_TYPE_ELEMENT)
+
+static gboolean
+prepare (PaligemmaProjector *self, GError **error)
+{
+  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
+  if (!model) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
+    return FALSE;
+  }
+  if (self->model && g_str_equal (self->model, model))
+    return TRUE;
+  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
+  if (!dir)
+    return FALSE;
+  /* PaliGemmaConfig: the projection maps the vision width to projection_dim, which
+   * equals the text hidden size (2048 in the released checkpoints). */
+  gint64 vdim = vlm_model_dir_get_int (dir, "vision_config", "hidden_size", 768);
+  gint64 tdim = vlm_model_dir_get_int (dir, "text_config", "hidden_size", 2048);
+  if (vdim <= 0 || tdim <= 0) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "%s/config.json: the vision and text hidden sizes must be positive", model);
+    return FALSE;
+  }
+  g_autoptr (VlmWeights) weights = vlm_weights_open (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)),
+                                                     error);
+  if (!weights)
+    return FALSE;
+  const char *const aliases[] = { "model.multi_modal_projector.", NULL };
+  g_autoptr (VlmWeightRequest) r = vlm_weight_request_new (weights, "multi_modal_projector.",
+                                                           aliases);
+  VlmLinear proj = { 0 };
+  vlm_weight_request_linear (r, "linear", tdim, vdim, VLM_WEIGHT_BIAS, &proj);
+  if (!vlm_weight_request_finish (r, error)) {
+    vlm_linear_clear (&proj);
+    return FALSE;
+  }
+  vlm_linear_clear (&self->proj);
+  self->proj = proj;
+  self->vision_dim = vdim;
+  self->text_dim = tdim;
+  g_free (self->model);
+  self->model = g_strdup (model);
+  return TRUE;
+}
+
+static gboolean
+projector_process (VlmElement *element, GError **error)
+{
+  PaligemmaProjector *self = PALIGEMMA_PROJECTOR (element);
+  if (!prepare (self, error))
+    return FALSE;
+  VlmTensor *in = vlm_element_get_input_tensor (element, "vision_hidden");
+  if (!in || vlm_tensor_get_ndim (in) != 3 || !vlm_dtype_is_float (vlm_tensor_get_dtype (in))
+      || vlm_tensor_get_dim (in, 2) != self->vision_dim) {
+    g_autofree char *d = in ? vlm_tensor_describe (in) : g_strdup ("nothing");
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "vision_hidden: %s, expected float [n_images, patches, %" G_GINT64_FORMAT "]", d,
+                 self->vision_dim);
+    return FALSE;
+  }
+  g_autoptr (VlmTensor) f = vlm_tensor_to_dtype (in, VLM_DTYPE_F32, error);
+  if (!f)
+    return FALSE;
+  g_autoptr (VlmTensor) x = vlm_tensor_contiguous (f);
+  gint64 rows = vlm_tensor_get_dim (x, 0) * vlm_tensor_get_dim (x, 1);
+  g_autoptr (VlmTensor) out = vlm_tensor_new (VLM_DTYPE_F32, 2,
+                                              (gint64[]) { rows, self->text_dim });
+  float *o = vlm_tensor_get_data_mut (out);
+  if (rows > 0)
+    vlm_linear_forward (&self->proj, vlm_tensor_get_data (x), rows, o);
+  vlm_scale_f32 (o, 1.0f / sqrtf ((float) self->text_dim), rows * self->text_dim);
+  vlm_element_set_output_tensor (element, "image_features", out);
+  return TRUE;
+}
+
+static void
+paligemma_projector_finalize (GObject *object)
+{
+  PaligemmaProjector *self = PALIGEMMA_PROJECTOR (object);
+  vlm_linear_clear (&self->proj);
+  g_free (self->model);
+  G_OBJECT_CLASS (paligemma_projector_parent_class)->finalize (object);
+}
+
+static void
+paligemma_projector_class_init (PaligemmaProjectorClass *klass)
+{
+  VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
+  G_OBJECT_CLASS (klass)->finalize = paligemma_projector_finalize;
+  ec->process = projector_process;
+  vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "PaliGemma projector",
+                                  "Linear projection of the SigLIP features into the text width, "
+                                  "divided by sqrt(text hidden)");
+  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
+                              "the model folder");
+  vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
+                              "F32 [n_images, patches, D_vision] from the vision tower");
+  vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
+                              "F32 [n_images * patches, D_text], images in order");
+}
+
+static void
+paligemma_projector_init (PaligemmaProjector *self)
+{
+}
