@@ -97,3 +97,79 @@ pipeline_output (VlmPipeline *pipeline, const char *port)
   }
   return NULL;
 }
+
+static VlmElement *
+node_of_kind (VlmPipeline *pipeline, VlmElementKind kind)
+{
+  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
+  for (guint i = 0; ids[i]; i++) {
+    VlmElement *e = vlm_pipeline_get_element (pipeline, ids[i]);
+    if (vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e)) == kind)
+      return e;
+  }
+  g_error ("pipeline has no %s", vlm_element_kind_to_string (kind));
+}
+
+/* Runs fixtures/arch/@name as `generate --model` does (the architecture registered for
+ * its model_type, case.json's prompt, system and images) and checks the goldens every
+ * architecture has; returns the pipeline for family-specific checks. */
+VlmPipeline *
+arch_fixture_run (const char *name, VlmSafetensors **golden_out)
+{
+  g_autofree char *dir = fixture_path ("fixtures", "arch", name, NULL);
+  g_autofree char *case_path = g_build_filename (dir, "case.json", NULL);
+  g_autoptr (JsonNode) case_node = fixture_json (case_path);
+  JsonObject *c = json_node_get_object (case_node);
+  g_autoptr (GError) error = NULL;
+
+  g_autoptr (VlmPipeline) p = vlm_pipeline_new_for_model (dir, &error);
+  g_assert_no_error (error);
+  vlm_pipeline_set_prompt (p, json_object_get_string_member (c, "prompt"));
+  if (!json_object_get_null_member (c, "system"))
+    vlm_pipeline_set_system (p, json_object_get_string_member (c, "system"));
+  JsonArray *images = json_object_get_array_member (c, "images");
+  g_autoptr (GStrvBuilder) paths = g_strv_builder_new ();
+  for (guint i = 0; i < json_array_get_length (images); i++) {
+    g_autofree char *path = g_build_filename (dir, json_array_get_string_element (images, i), NULL);
+    g_strv_builder_add (paths, path);
+  }
+  g_auto (GStrv) image_paths = g_strv_builder_end (paths);
+  vlm_pipeline_set_images (p, (const char *const *) image_paths);
+  VlmElement *decoder = node_of_kind (p, VLM_ELEMENT_KIND_DECODER);
+  g_object_set (decoder, "max-tokens", (int) json_object_get_int_member (c, "max_tokens"),
+                "ignore-eos", json_object_get_boolean_member (c, "ignore_eos"), NULL);
+  g_assert_true (vlm_pipeline_run (p, NULL, &error));
+  g_assert_no_error (error);
+
+  g_autofree char *golden_path = g_build_filename (dir, "golden.safetensors", NULL);
+  g_autoptr (VlmSafetensors) golden = vlm_safetensors_open (golden_path, &error);
+  g_assert_no_error (error);
+  g_autoptr (VlmTensor) ids = golden_tensor (golden, "input_ids");
+  g_autoptr (VlmTensor) pixels = golden_tensor (golden, "pixel_values");
+  g_autoptr (VlmTensor) features = golden_tensor (golden, "image_features");
+  g_autoptr (VlmTensor) embeds = golden_tensor (golden, "inputs_embeds");
+  g_autoptr (VlmTensor) hidden = golden_tensor (golden, "final_hidden");
+  g_autoptr (VlmTensor) logits = golden_tensor (golden, "logits_last");
+  g_autoptr (VlmTensor) greedy = golden_tensor (golden, "greedy_tokens");
+  assert_ids_equal (pipeline_output (p, "input_ids"), ids, "input_ids");
+  assert_close (pipeline_output (p, "pixel_values"), pixels, 1e-6, "pixel_values");
+  assert_close (pipeline_output (p, "image_features"), features, 1e-3, "image_features");
+  assert_close (pipeline_output (p, "inputs_embeds"), embeds, 1e-3, "inputs_embeds");
+  assert_close (pipeline_output (p, "final_hidden"), hidden, 1e-3, "final_hidden");
+  assert_close (pipeline_output (p, "logits_last"), logits, 1e-3, "logits_last");
+  assert_ids_equal (pipeline_output (p, "tokens"), greedy, "greedy tokens");
+
+  /* A second run on the same pipeline reuses the loaded weights and gives the same tokens. */
+  g_assert_true (vlm_pipeline_run (p, NULL, &error));
+  assert_ids_equal (pipeline_output (p, "tokens"), greedy, "greedy tokens, second run");
+  if (golden_out)
+    *golden_out = g_steal_pointer (&golden);
+  return g_steal_pointer (&p);
+}
+
+/* A GTestDataFunc over arch_fixture_run (data: the fixture name). */
+void
+test_arch_fixture (gconstpointer name)
+{
+  g_autoptr (VlmPipeline) p = arch_fixture_run (name, NULL);
+}
