@@ -6,11 +6,14 @@
 
 #include <string.h>
 
+#define JP_MAX_DEPTH 100
+
 typedef struct {
   GArray *toks;
   guint pos;
   const char *name;
   GError **error;
+  int depth;               /* nesting of blocks and parenthesised expressions */
 } JParser;
 
 void
@@ -318,13 +321,18 @@ jp_unary (JParser *p, gboolean with_filter)
 {
   int line = jp_peek (p)->line;
   JNode *n;
+  if (p->depth >= JP_MAX_DEPTH) return jp_fail (p, "expression nested too deeply");
   if (jp_accept_op (p, "-")) {
+    p->depth++;
     JNode *x = jp_unary (p, FALSE);
+    p->depth--;
     if (!x) return NULL;
     n = jn_new (JN_NEG, line);
     n->a = x;
   } else if (jp_accept_op (p, "+")) {
+    p->depth++;
     n = jp_unary (p, FALSE);
+    p->depth--;
   } else {
     n = jp_primary (p);
     if (n) n = jp_postfix (p, n);
@@ -400,7 +408,10 @@ jp_not (JParser *p)
 {
   int line = jp_peek (p)->line;
   if (jp_accept_name (p, "not")) {
+    if (p->depth >= JP_MAX_DEPTH) return jp_fail (p, "expression nested too deeply");
+    p->depth++;
     JNode *x = jp_not (p);
+    p->depth--;
     if (!x) return NULL;
     JNode *n = jn_new (JN_NOT, line);
     n->a = x;
@@ -426,7 +437,7 @@ jp_logic (JParser *p, gboolean is_or)
 }
 
 static JNode *
-jp_expr (JParser *p)
+jp_expr_inner (JParser *p)
 {
   JNode *n = jp_logic (p, TRUE);
   while (n && jp_is_name (p, "if")) {
@@ -444,6 +455,16 @@ jp_expr (JParser *p)
     c->c = other;
     n = c;
   }
+  return n;
+}
+
+static JNode *
+jp_expr (JParser *p)
+{
+  if (p->depth >= JP_MAX_DEPTH) return jp_fail (p, "expression nested too deeply");
+  p->depth++;
+  JNode *n = jp_expr_inner (p);
+  p->depth--;
   return n;
 }
 
@@ -607,8 +628,20 @@ fail:
 
 /* Parses statements until one of @ends (a {% name %} tag, left after its name)
  * or the end of the template when @ends is NULL. */
+static JNode *jp_body_inner (JParser *p, const char *const *ends, char **which);
+
 static JNode *
 jp_body (JParser *p, const char *const *ends, char **which)
+{
+  if (p->depth >= JP_MAX_DEPTH) return jp_fail (p, "blocks nested too deeply");
+  p->depth++;
+  JNode *n = jp_body_inner (p, ends, which);
+  p->depth--;
+  return n;
+}
+
+static JNode *
+jp_body_inner (JParser *p, const char *const *ends, char **which)
 {
   JNode *body = jn_new (JN_BODY, jp_peek (p)->line);
   body->items = jn_list ();
@@ -686,7 +719,7 @@ jinja_template_parse (const char *source, const char *name, GError **error)
 {
   GArray *toks = jinja_lex (source, name, error);
   if (!toks) return NULL;
-  JParser p = { toks, 0, name, error };
+  JParser p = { toks, 0, name, error, 0 };
   JNode *body = jp_body (&p, NULL, NULL);
   jinja_tokens_free (toks);
   if (!body) return NULL;

@@ -133,6 +133,23 @@ static const struct {
   { "{{ 'x' * 1000000000000 }}", "too large" },
 };
 
+/* Deep nesting is refused, not a stack overflow. */
+static void
+test_deep_templates (void)
+{
+  const char *units[] = { "{% if x %}", "(", "-", "not ", "[" };
+  for (guint u = 0; u < G_N_ELEMENTS (units); u++) {
+    GString *src = g_string_new (u ? "{{ " : "");
+    for (int i = 0; i < 100000; i++) g_string_append (src, units[u]);
+    g_string_append (src, u ? "1 }}" : "x");
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VlmChatTemplate) t = vlm_chat_template_new_from_string (src->str, "deep.jinja", &error);
+    g_assert_null (t);
+    g_assert_true (strstr (error->message, "too deeply") != NULL);
+    g_string_free (src, TRUE);
+  }
+}
+
 static void
 test_bad_templates (void)
 {
@@ -195,6 +212,7 @@ main (int argc, char **argv)
   g_test_add_func ("/text/errors/missing-files", test_missing_files);
   g_test_add_func ("/text/errors/decode-unknown-id", test_decode_unknown_id);
   g_test_add_func ("/text/errors/templates", test_bad_templates);
+  g_test_add_func ("/text/errors/deep-templates", test_deep_templates);
   g_test_add_func ("/text/templates/features", test_template_features);
   int r = g_test_run ();
   const char *names[] = { "tokenizer.json", "empty", NULL };
