@@ -125,6 +125,24 @@ copy_positions (const VlmKvCache *from, VlmKvCache *to, gint64 n)
   to->len = n;
 }
 
+/* Whether a stored sequence already holds these @n positions (then it is refreshed). */
+static gboolean
+covered (ServeCache *c, const guint64 *keys, gint64 n)
+{
+  gboolean found = FALSE;
+  g_mutex_lock (&c->lock);
+  for (GList *l = c->lru.head; l && !found; l = l->next) {
+    Entry *e = l->data;
+    if (e->kv && e->kv->len >= n && memcmp (e->keys, keys, (gsize) n * sizeof (guint64)) == 0) {
+      found = TRUE;
+      g_queue_unlink (&c->lru, l);
+      g_queue_push_head_link (&c->lru, l);
+    }
+  }
+  g_mutex_unlock (&c->lock);
+  return found;
+}
+
 /* Keeps a compact copy of @kv's filled positions, whose identities are @keys. */
 void
 serve_cache_insert_prefix (ServeCache *cache, const guint64 *keys, VlmKvCache *kv)
@@ -133,7 +151,7 @@ serve_cache_insert_prefix (ServeCache *cache, const guint64 *keys, VlmKvCache *k
     return;
   Entry e0 = { 0 };
   VlmKvCache probe = { .n_layers = kv->n_layers, .capacity = kv->len, .kv_dim = kv->kv_dim };
-  if (kv_bytes (&probe) > cache->budget)
+  if (kv_bytes (&probe) > cache->budget || covered (cache, keys, kv->len))
     return;
   VlmKvCache *copy = vlm_kv_cache_new (kv->n_layers, kv->len, kv->kv_dim, NULL);
   if (!copy)
@@ -144,6 +162,17 @@ serve_cache_insert_prefix (ServeCache *cache, const guint64 *keys, VlmKvCache *k
   e->keys = g_memdup2 (keys, (gsize) kv->len * sizeof (guint64));
   e->bytes = kv_bytes (copy) + sizeof *e;
   g_mutex_lock (&cache->lock);
+  /* Entries that are prefixes of this one are now redundant. */
+  for (GList *l = cache->lru.head, *next; l; l = next) {
+    Entry *o = l->data;
+    next = l->next;
+    if (o->kv && o->kv->len <= kv->len
+        && memcmp (o->keys, keys, (gsize) o->kv->len * sizeof (guint64)) == 0) {
+      cache->bytes -= o->bytes;
+      g_queue_delete_link (&cache->lru, l);
+      entry_free (o);
+    }
+  }
   insert_locked (cache, e);
   g_mutex_unlock (&cache->lock);
 }

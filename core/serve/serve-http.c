@@ -16,6 +16,7 @@ typedef struct {
   GString *text;             /* non-streaming answer */
   gint64 last_us;            /* last text piece, for inter-token latency */
   gboolean got_first;
+  gulong finished_id;
 } Pending;
 
 struct _Server {
@@ -67,6 +68,7 @@ respond_error (Server *s, SoupServerMessage *msg, const char *endpoint, ServeErr
 static void
 pending_free (Pending *p)
 {
+  g_signal_handler_disconnect (p->msg, p->finished_id);
   g_object_unref (p->msg);
   serve_job_unref (p->job);
   if (p->text)
@@ -309,12 +311,17 @@ post_event (ServeEvent *event, gpointer data)
   g_main_context_invoke (NULL, deliver, d);
 }
 
-/* The client went away (or the response is complete): a running job stops. */
+/* The client went away: the job stops and its slot is freed before the next step; the
+ * message is not touched again. */
 static void
 on_message_finished (SoupServerMessage *msg, gpointer data)
 {
-  ServeJob *job = data;
-  g_atomic_int_set (&job->cancelled, 1);
+  Pending *p = data;
+  Server *s = p->server;
+  g_atomic_int_set (&p->job->cancelled, 1);
+  g_hash_table_remove (s->pending, p->job);
+  if (s->stopping && g_hash_table_size (s->pending) == 0)
+    g_main_loop_quit (s->loop);
 }
 
 /* ---- endpoints ---- */
@@ -375,8 +382,7 @@ handle_chat (Server *s, SoupServerMessage *msg)
   p->include_usage = include_usage;
   p->text = g_string_new (NULL);
   g_hash_table_insert (s->pending, job, p);
-  g_signal_connect_data (msg, "finished", G_CALLBACK (on_message_finished), serve_job_ref (job),
-                         (GClosureNotify) (void (*) (void)) serve_job_unref, 0);
+  p->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (on_message_finished), p);
   soup_server_message_pause (msg);
   serve_engine_submit (s->engine, job);
 }
@@ -595,7 +601,13 @@ serve_run (const char *model, ServeConfig *cfg)
     }
   }
   if (s.exit_code == 0) {
-    g_printerr ("vlm-pipeline: listening on http://%s:%u\n", cfg->host, cfg->port);
+    /* The bound port (--port 0 picks one): tests and scripts read this line. */
+    GSList *uris = soup_server_get_uris (s.soup);
+    for (GSList *l = uris; l; l = l->next) {
+      g_autofree char *u = g_uri_to_string (l->data);
+      g_printerr ("vlm-pipeline: listening on %s\n", u);
+    }
+    g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
     LoadJob *lj = g_new (LoadJob, 1);
     lj->server = &s;
     lj->model = model;
