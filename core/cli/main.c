@@ -7,6 +7,7 @@
 
 static const VlmCliCommand commands[] = {
   { "generate", "answer a question about images with a model", vlm_cli_generate },
+  { "batch", "answer a JSONL file of requests, resumable", vlm_cli_batch },
   { "run", "run a pipeline JSON file", vlm_cli_run },
   { "validate", "check a pipeline JSON file without running it", vlm_cli_validate },
   { "inspect", "list elements, or show one element's ports and properties", vlm_cli_inspect },

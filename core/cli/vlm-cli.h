@@ -16,6 +16,7 @@ typedef struct {
 
 /* One line per subcommand, in cmd-<name>.c. */
 int vlm_cli_generate (int argc, char **argv);
+int vlm_cli_batch (int argc, char **argv);
 int vlm_cli_run (int argc, char **argv);
 int vlm_cli_validate (int argc, char **argv);
 int vlm_cli_inspect (int argc, char **argv);
