@@ -569,7 +569,11 @@ on_signal (gpointer data)
     return G_SOURCE_CONTINUE;
   g_printerr ("vlm-pipeline: stopping\n");
   s->stopping = TRUE;
-  soup_server_disconnect (s->soup);
+  /* Close the listening sockets only: connections in progress finish their answers. */
+  GSList *listeners = soup_server_get_listeners (s->soup);
+  for (GSList *l = listeners; l; l = l->next)
+    g_socket_close (l->data, NULL);
+  g_slist_free (listeners);
   if (g_hash_table_size (s->pending) == 0)
     g_main_loop_quit (s->loop);
   else
