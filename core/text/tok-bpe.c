@@ -13,7 +13,7 @@
 
 typedef struct {
   TokModel parent;
-  GHashTable *vocab;       /* token -> id + 1 (strings in @strings) */
+  TokStrMap vocab;         /* token -> id (strings in @strings) */
   GStringChunk *strings;
   char **id_to_token;      /* n_ids entries, NULL where no token */
   guint n_ids;
@@ -40,8 +40,7 @@ typedef struct {
 static gint32
 tok_bpe_lookup (TokBpe *b, const char *token)
 {
-  gpointer v = g_hash_table_lookup (b->vocab, token);
-  return v ? GPOINTER_TO_INT (v) - 1 : -1;
+  return tok_str_map_get (&b->vocab, token);
 }
 
 static void
@@ -228,14 +227,14 @@ tok_bpe_token_to_id (TokModel *m, const char *token)
 static guint
 tok_bpe_vocab_size (TokModel *m)
 {
-  return g_hash_table_size (((TokBpe *) m)->vocab);
+  return ((TokBpe *) m)->vocab.count;
 }
 
 static void
 tok_bpe_free (TokModel *m)
 {
   TokBpe *b = (TokBpe *) m;
-  g_clear_pointer (&b->vocab, g_hash_table_unref);
+  tok_str_map_clear (&b->vocab);
   g_clear_pointer (&b->cache, g_hash_table_unref);
   g_mutex_clear (&b->cache_lock);
   if (b->strings) g_string_chunk_free (b->strings);
@@ -271,23 +270,23 @@ tok_bpe_load_vocab (TokBpe *b, const TjNode *vocab, const char *where, GError **
 {
   if (!tj_is (vocab, TJ_OBJECT))
     return tok_bpe_fail (error, where, "\"vocab\" must be an object of token: id");
-  b->vocab = g_hash_table_new (g_str_hash, g_str_equal);
+  tok_str_map_init (&b->vocab, vocab->n);
   gint64 max_id = -1;
   for (guint i = 0; i < vocab->n; i++) {
     const TjNode *k = vocab->u.items[2 * i], *v = vocab->u.items[2 * i + 1];
     if (!tj_is (v, TJ_NUMBER) || v->u.num < 0 || v->u.num >= G_MAXINT32 || v->u.num != (gint32) v->u.num)
       return tok_bpe_fail (error, where, "vocab entry \"%s\" has no valid id", k->u.s);
-    char *key = g_string_chunk_insert_len (b->strings, k->u.s, k->n);
-    g_hash_table_insert (b->vocab, key, GINT_TO_POINTER ((gint32) v->u.num + 1));
     max_id = MAX (max_id, (gint64) v->u.num);
   }
   b->n_ids = max_id + 1;
   b->id_to_token = g_new0 (char *, MAX (b->n_ids, 1));
-  GHashTableIter it;
-  gpointer key, val;
-  g_hash_table_iter_init (&it, b->vocab);
-  while (g_hash_table_iter_next (&it, &key, &val))
-    b->id_to_token[GPOINTER_TO_INT (val) - 1] = key;
+  for (guint i = 0; i < vocab->n; i++) {
+    const TjNode *k = vocab->u.items[2 * i];
+    gint32 id = vocab->u.items[2 * i + 1]->u.num;
+    char *key = g_string_chunk_insert_len (b->strings, k->u.s, k->n);
+    tok_str_map_set (&b->vocab, key, id);
+    b->id_to_token[id] = key;
+  }
   return TRUE;
 }
 
@@ -334,11 +333,9 @@ tok_bpe_load_merges (TokBpe *b, TjNode *merges, const char *where, GError **erro
       ok = tok_bpe_fail (error, where, "merge %u gives \"%s\", which is missing from the vocab", i,
                          joined->str);
     else {
-      guint64 key = ((guint64) (guint32) l << 32) | (guint32) r;
-      guint64 old;
       /* A duplicated merge keeps its first (best) rank. */
-      if (!tok_u64_map_get (&b->merges, key, &old))
-        tok_u64_map_set (&b->merges, key, ((guint64) i << 32) | (guint32) j);
+      tok_u64_map_add (&b->merges, ((guint64) (guint32) l << 32) | (guint32) r,
+                       ((guint64) i << 32) | (guint32) j);
     }
     if (space) *space = ' ';
   }

@@ -45,19 +45,33 @@ tok_u64_map_grow (TokU64Map *m)
   *m = bigger;
 }
 
-void
-tok_u64_map_set (TokU64Map *m, guint64 key, guint64 value)
+static gboolean
+tok_u64_map_put (TokU64Map *m, guint64 key, guint64 value, gboolean replace)
 {
   if ((m->count + 1) * 2 > m->mask + 1)
     tok_u64_map_grow (m);
   gsize i = tok_hash64 (key) & m->mask;
   while (m->keys[i] && m->keys[i] != key + 1)
     i = (i + 1) & m->mask;
-  if (!m->keys[i]) {
+  gboolean added = !m->keys[i];
+  if (added) {
     m->keys[i] = key + 1;
     m->count++;
   }
-  m->values[i] = value;
+  if (added || replace) m->values[i] = value;
+  return added;
+}
+
+void
+tok_u64_map_set (TokU64Map *m, guint64 key, guint64 value)
+{
+  tok_u64_map_put (m, key, value, TRUE);
+}
+
+gboolean
+tok_u64_map_add (TokU64Map *m, guint64 key, guint64 value)
+{
+  return tok_u64_map_put (m, key, value, FALSE);
 }
 
 gboolean
@@ -73,6 +87,66 @@ tok_u64_map_get (const TokU64Map *m, guint64 key, guint64 *value)
     i = (i + 1) & m->mask;
   }
   return FALSE;
+}
+
+static inline guint32
+tok_str_hash (const char *s)
+{
+  guint32 h = 2166136261u;                 /* FNV-1a */
+  for (; *s; s++) h = (h ^ (guchar) *s) * 16777619u;
+  return h | 1;                            /* 0 marks an empty slot */
+}
+
+void
+tok_str_map_init (TokStrMap *m, gsize expected)
+{
+  gsize cap = 16;
+  while (cap < expected * 2) cap <<= 1;
+  m->slots = g_new0 (struct TokStrSlot, cap);
+  m->mask = cap - 1;
+  m->count = 0;
+}
+
+void
+tok_str_map_clear (TokStrMap *m)
+{
+  g_clear_pointer (&m->slots, g_free);
+  m->mask = m->count = 0;
+}
+
+static void
+tok_str_map_grow (TokStrMap *m)
+{
+  TokStrMap bigger;
+  tok_str_map_init (&bigger, m->mask + 1);
+  for (gsize i = 0; i <= m->mask; i++)
+    if (m->slots[i].hash) tok_str_map_set (&bigger, m->slots[i].key, m->slots[i].id);
+  tok_str_map_clear (m);
+  *m = bigger;
+}
+
+void
+tok_str_map_set (TokStrMap *m, const char *key, gint32 id)
+{
+  if ((m->count + 1) * 2 > m->mask + 1) tok_str_map_grow (m);
+  guint32 h = tok_str_hash (key);
+  gsize i = h & m->mask;
+  while (m->slots[i].hash && !(m->slots[i].hash == h && strcmp (m->slots[i].key, key) == 0))
+    i = (i + 1) & m->mask;
+  if (!m->slots[i].hash) m->count++;
+  m->slots[i].hash = h;
+  m->slots[i].id = id;
+  m->slots[i].key = key;
+}
+
+gint32
+tok_str_map_get (const TokStrMap *m, const char *key)
+{
+  if (!m->slots) return -1;
+  guint32 h = tok_str_hash (key);
+  for (gsize i = h & m->mask; m->slots[i].hash; i = (i + 1) & m->mask)
+    if (m->slots[i].hash == h && strcmp (m->slots[i].key, key) == 0) return m->slots[i].id;
+  return -1;
 }
 
 /* Byte-level alphabet tables, built once. */

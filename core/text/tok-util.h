@@ -16,6 +16,21 @@ void     tok_u64_map_init (TokU64Map *m, gsize expected);
 void     tok_u64_map_clear (TokU64Map *m);
 void     tok_u64_map_set (TokU64Map *m, guint64 key, guint64 value);
 gboolean tok_u64_map_get (const TokU64Map *m, guint64 key, guint64 *value);
+/* Sets @key only if absent; returns whether it was added. */
+gboolean tok_u64_map_add (TokU64Map *m, guint64 key, guint64 value);
+
+/* Open-addressing map from a string to an id (the BPE vocabulary): one probe
+ * array holding the hash, so most misses never touch the strings. Keys are
+ * borrowed and must outlive the map. */
+typedef struct {
+  struct TokStrSlot { guint32 hash; gint32 id; const char *key; } *slots;
+  gsize mask, count;
+} TokStrMap;
+
+void     tok_str_map_init (TokStrMap *m, gsize expected);
+void     tok_str_map_clear (TokStrMap *m);
+void     tok_str_map_set (TokStrMap *m, const char *key, gint32 id);
+gint32   tok_str_map_get (const TokStrMap *m, const char *key);     /* -1 if absent */
 
 /* GPT-2 byte-level alphabet: each byte is shown as one printable code point. */
 const char *tok_byte_level_char (guint8 byte);      /* UTF-8 of the code point */
