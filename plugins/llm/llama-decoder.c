@@ -166,7 +166,7 @@ read_token_types (VlmTensorSet *set, gint64 n, VlmTensor **out, GError **error)
   if (vlm_dtype_is_float (dt) || vlm_tensor_get_numel (t) != n) {
     g_autofree char *d = vlm_tensor_describe (t);
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
-                 "llama-decoder: token_type_ids must be integers [1, %" G_GINT64_FORMAT "], got %s",
+                 "token_type_ids must be integers [1, %" G_GINT64_FORMAT "], got %s",
                  n, d);
     return FALSE;
   }
