@@ -84,7 +84,11 @@ image_positions (Qwen2vlRopeIndex *self, const gint64 *ids, gint64 n, const gint
     while (ed < n && ids[ed] != self->image_token)
       ed++;
     const gint64 *g = grid + 3 * img;
-    gint64 gt = g[0], gh = g[1] / self->merge, gw = g[2] / self->merge;
+    /* Bounded first so that the product cannot overflow. */
+    gboolean sane = g[0] > 0 && g[0] <= n && g[1] > 0 && g[1] <= 1 << 20 && g[2] > 0
+                    && g[2] <= 1 << 20;
+    gint64 gt = sane ? g[0] : 0, gh = sane ? g[1] / self->merge : 0;
+    gint64 gw = sane ? g[2] / self->merge : 0;
     if (ed == n || gt <= 0 || gh <= 0 || gw <= 0 || gt * gh * gw > n - ed) {
       g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
                    "image %" G_GINT64_FORMAT ": input_ids has no run of %" G_GINT64_FORMAT

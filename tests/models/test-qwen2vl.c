@@ -170,6 +170,16 @@ test_bad_grid (void)
   g_assert_false (vlm_element_process (rope, &error));
   g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "image tokens"));
+  g_clear_error (&error);
+
+  /* Absurd grids are refused before any size is computed from them. */
+  g[1] = G_GINT64_CONSTANT (1) << 40;
+  g_assert_false (vlm_element_process (rope, &error));
+  g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (vlm_element_process (vision, &error));
+  g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "image_grid_thw row 0"));
 }
 
 int
