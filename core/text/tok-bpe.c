@@ -35,6 +35,7 @@ typedef struct {
 typedef struct {
   guint64 key;             /* rank << 32 | position: smallest first */
   gint32 new_id;
+  gint32 left, right;      /* the pair when pushed: unchanged means still valid */
 } TokMergeEntry;
 
 static gint32
@@ -94,7 +95,7 @@ tok_bpe_push_pair (TokBpe *b, GArray *heap, TokSymbol *sym, gint32 pos)
   guint32 rank;
   gint32 new_id;
   if (sym[pos].next >= 0 && tok_bpe_pair (b, sym[pos].id, sym[sym[pos].next].id, &rank, &new_id)) {
-    TokMergeEntry e = { ((guint64) rank << 32) | (guint32) pos, new_id };
+    TokMergeEntry e = { ((guint64) rank << 32) | (guint32) pos, new_id, sym[pos].id, sym[sym[pos].next].id };
     heap_push (heap, e);
   }
 }
@@ -155,10 +156,12 @@ tok_bpe_merge_word (TokBpe *b, const char *w, gsize len, GArray *out)
     gint32 right = sym[pos].next;
     guint32 rank;
     gint32 new_id;
-    /* Skip entries made stale by an earlier merge. */
-    if (!tok_bpe_pair (b, sym[pos].id, sym[right].id, &rank, &new_id) || new_id != top.new_id)
+    /* Skip entries made stale by an earlier merge. Like Hugging Face, an entry
+     * stays valid when the pair now there merges into the same token. */
+    if ((sym[pos].id != top.left || sym[right].id != top.right)
+        && (!tok_bpe_pair (b, sym[pos].id, sym[right].id, &rank, &new_id) || new_id != top.new_id))
       continue;
-    sym[pos].id = new_id;
+    sym[pos].id = top.new_id;
     sym[pos].next = sym[right].next;
     sym[right].removed = TRUE;
     if (sym[right].next >= 0) sym[sym[right].next].prev = pos;
@@ -176,12 +179,11 @@ tok_bpe_tokenize (TokModel *m, const char *word, gsize len, GArray *ids)
 {
   TokBpe *b = (TokBpe *) m;
   if (len == 0) return;
-  char *key = g_strndup (word, len);
+  const char *key = word;   /* NUL-terminated at @len (see TokModelClass) */
   if (b->ignore_merges) {
     gint32 id = tok_bpe_lookup (b, key);
     if (id >= 0) {
       g_array_append_val (ids, id);
-      g_free (key);
       return;
     }
   }
@@ -192,7 +194,6 @@ tok_bpe_tokenize (TokModel *m, const char *word, gsize len, GArray *ids)
     if (hit) g_array_append_vals (ids, hit->data, hit->len);
     g_mutex_unlock (&b->cache_lock);
     if (hit) {
-      g_free (key);
       return;
     }
   }
@@ -201,14 +202,12 @@ tok_bpe_tokenize (TokModel *m, const char *word, gsize len, GArray *ids)
   if (cacheable) {
     g_mutex_lock (&b->cache_lock);
     if (g_hash_table_size (b->cache) < TOK_BPE_CACHE_MAX_ENTRIES && !g_hash_table_contains (b->cache, key)) {
-      GArray *copy = g_array_sized_new (FALSE, FALSE, sizeof (gint32), ids->len - start);
-      g_array_append_vals (copy, &g_array_index (ids, gint32, start), ids->len - start);
-      g_hash_table_insert (b->cache, key, copy);
-      key = NULL;
+      GArray *cached = g_array_sized_new (FALSE, FALSE, sizeof (gint32), ids->len - start);
+      g_array_append_vals (cached, &g_array_index (ids, gint32, start), ids->len - start);
+      g_hash_table_insert (b->cache, g_strdup (key), cached);
     }
     g_mutex_unlock (&b->cache_lock);
   }
-  g_free (key);
 }
 
 static const char *

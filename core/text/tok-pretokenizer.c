@@ -171,11 +171,16 @@ tok_is_space (gunichar c)
 static void
 tok_byte_level_map (GString *piece)
 {
-  GString *m = g_string_sized_new (piece->len * 2);
-  for (gsize i = 0; i < piece->len; i++)
-    g_string_append (m, tok_byte_level_char ((guint8) piece->str[i]));
-  g_string_assign (piece, m->str);
-  g_string_free (m, TRUE);
+  /* Each byte becomes a code point below U+0144: at most 2 UTF-8 bytes. */
+  char *m = g_malloc (piece->len * 2 + 1), *w = m;
+  for (gsize i = 0; i < piece->len; i++) {
+    const char *c = tok_byte_level_char ((guint8) piece->str[i]);
+    *w++ = c[0];
+    if (c[1]) *w++ = c[1];
+  }
+  g_string_truncate (piece, 0);
+  g_string_append_len (piece, m, w - m);
+  g_free (m);
 }
 
 static void

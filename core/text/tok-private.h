@@ -52,6 +52,7 @@ void     tok_pretokenizer_apply (const TokPreTokenizer *p, GPtrArray *pieces, gb
 typedef struct _TokModel TokModel;
 typedef struct {
   const char *type;
+  /* Appends the ids of @word (@len bytes, NUL-terminated) to @ids (gint32). */
   void        (*tokenize) (TokModel *m, const char *word, gsize len, GArray *ids);
   const char *(*id_to_token) (TokModel *m, gint32 id);
   gint32      (*token_to_id) (TokModel *m, const char *token);

@@ -283,7 +283,8 @@ tok_second_halves (void)
   static gsize done = 0;
   if (g_once_init_enter (&done)) {
     set = g_hash_table_new (NULL, NULL);
-    for (gunichar c = 0; c < 0x110000; c++) {
+    /* No canonical decomposition lies above the CJK compatibility supplement. */
+    for (gunichar c = 0; c < 0x2FA20; c++) {
       gunichar a, b;
       if (c >= 0xD800 && c < 0xE000) continue;
       if (g_unichar_decompose (c, &a, &b) && b)
@@ -306,22 +307,44 @@ tok_normalize_boundary (gunichar c)
          && !g_hash_table_contains (tok_second_halves (), GUINT_TO_POINTER (lead));
 }
 
+/* Whether normalizing @s in @mode leaves it unchanged, by a quick scan: ASCII
+ * is stable in every form, and nothing below U+0300 (the combining marks)
+ * changes under NFC. */
+static gboolean
+tok_normalize_is_identity (const char *s, gsize len, GNormalizeMode mode)
+{
+  gunichar limit = mode == G_NORMALIZE_NFC ? 0x300 : 0x80;
+  for (const char *p = s; p < s + len;) {
+    if ((guchar) *p < 0x80) { p++; continue; }
+    if (g_utf8_get_char (p) >= limit) return FALSE;
+    p = g_utf8_next_char (p);
+  }
+  return TRUE;
+}
+
+static void
+tok_normalize_append (GString *out, const char *s, gsize len, GNormalizeMode mode)
+{
+  if (tok_normalize_is_identity (s, len, mode)) {
+    g_string_append_len (out, s, len);
+    return;
+  }
+  char *piece = g_utf8_normalize (s, len, mode);
+  g_string_append (out, piece);
+  g_free (piece);
+}
+
 char *
 tok_utf8_normalize (const char *s, gsize len, GNormalizeMode mode)
 {
-  if (len <= 4 * TOK_NORMALIZE_CHUNK) return g_utf8_normalize (s, len, mode);
   GString *out = g_string_sized_new (len);
   const char *start = s, *end = s + len;
   for (const char *p = s; p < end; p = g_utf8_next_char (p)) {
     if (p - start >= TOK_NORMALIZE_CHUNK && tok_normalize_boundary (g_utf8_get_char (p))) {
-      char *piece = g_utf8_normalize (start, p - start, mode);
-      g_string_append (out, piece);
-      g_free (piece);
+      tok_normalize_append (out, start, p - start, mode);
       start = p;
     }
   }
-  char *piece = g_utf8_normalize (start, end - start, mode);
-  g_string_append (out, piece);
-  g_free (piece);
+  tok_normalize_append (out, start, end - start, mode);
   return g_string_free (out, FALSE);
 }
