@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define PREFILL_MAX_ROWS 2048
+#define PREFILL_MIN_ROWS 64
 
 typedef struct {
   ServeJob *job;
@@ -265,7 +266,8 @@ decode_step (ServeEngine *e)
 }
 
 /* Prefills part of the first sequence still prefilling: all of it when nothing is
- * decoding, else as many rows as take about half a decode step. */
+ * decoding, else as many rows as take about half a decode step (at least
+ * PREFILL_MIN_ROWS). */
 static void
 prefill_step (ServeEngine *e, gboolean decoding)
 {
@@ -277,7 +279,9 @@ prefill_step (ServeEngine *e, gboolean decoding)
     gint64 left = s->job->n_prompt - s->prefilled, rows = MIN (left, e->prefill->max_rows);
     if (decoding) {
       double per_row = e->row_ms > 0 ? e->row_ms : e->step_ms / 4;
-      rows = CLAMP ((gint64) (0.5 * e->step_ms / MAX (per_row, 1e-3)), 1, rows);
+      /* A slice reads all weights like a decode step does: below PREFILL_MIN_ROWS rows
+       * that read dominates and a prompt would take one step per row. */
+      rows = MIN (MAX ((gint64) (0.5 * e->step_ms / MAX (per_row, 1e-3)), PREFILL_MIN_ROWS), rows);
     }
     VlmKvCache *own = e->prefill->cache;
     e->prefill->cache = s->kv;
