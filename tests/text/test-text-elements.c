@@ -46,6 +46,23 @@ test_tokenizer_element (void)
   for (gsize i = 0; i < n; i++) g_assert_cmpint (got[i], ==, want[i]);
 }
 
+/* Without text the element still hands out the tokenizer (and no ids). */
+static void
+test_tokenizer_element_no_text (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VlmElement) e = vlm_registry_make_element (vlm_registry_get_default (), "tokenizer", "tok", &error);
+  g_assert_no_error (error);
+  g_autofree char *json = fixture ("tokenizers", "llama2");
+  g_autofree char *path = g_build_filename (json, "tokenizer.json", NULL);
+  g_object_set (e, "path", path, NULL);
+  g_assert_true (vlm_element_process (e, &error));
+  g_assert_no_error (error);
+  VlmTensor *ids = g_value_get_boxed (vlm_element_get_output (e, "ids"));
+  g_assert_cmpint (vlm_tensor_get_dim (ids, 1), ==, 0);
+  g_assert_true (VLM_IS_TOKENIZER (g_value_get_object (vlm_element_get_output (e, "tokenizer"))));
+}
+
 static void
 test_tokenizer_element_unset (void)
 {
@@ -97,6 +114,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/text/elements/tokenizer", test_tokenizer_element);
+  g_test_add_func ("/text/elements/tokenizer-no-text", test_tokenizer_element_no_text);
   g_test_add_func ("/text/elements/tokenizer-unset", test_tokenizer_element_unset);
   g_test_add_func ("/text/elements/chat-template", test_chat_template_element);
   return g_test_run ();
