@@ -3,7 +3,9 @@
  * merged features, prompt states, logits and greedy tokens; text-only prompts and
  * inconsistent inputs. */
 #include "model-test-util.h"
+#include "nn/decoder.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 static VlmElement *
@@ -182,6 +184,47 @@ test_bad_grid (void)
   g_assert_nonnull (strstr (error->message, "image_grid_thw row 0"));
 }
 
+/* The fixture's text config with its mrope_section replaced by @section. */
+static gboolean
+load_with_section (const char *section, VlmDecoderConfig *cfg, GError **error)
+{
+  g_autofree char *src = fixture_path ("fixtures", "arch", "qwen2_vl", "config.json", NULL);
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (src, &text, NULL, NULL));
+  g_autoptr (GRegex) re = g_regex_new ("\\[\\s*2,\\s*1,\\s*1\\s*\\]", 0, 0, NULL);
+  g_autofree char *edited = g_regex_replace_literal (re, text, -1, 0, section, 0, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("vlm-qwen2vl-config-XXXXXX", NULL);
+  g_autofree char *dst = g_build_filename (dir, "config.json", NULL);
+  g_assert_true (g_file_set_contents (dst, edited, -1, NULL));
+  g_autoptr (VlmModelDir) md = vlm_model_dir_new (dir, error);
+  gboolean ok = md && vlm_decoder_config_load (cfg, md, error);
+  g_unlink (dst);
+  g_rmdir (dir);
+  return ok;
+}
+
+/* M-RoPE sections must split head_dim / 2 frequencies three ways. */
+static void
+test_mrope_section (void)
+{
+  VlmDecoderConfig cfg;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (load_with_section ("[1, 2, 1]", &cfg, &error));
+  g_assert_no_error (error);
+  g_assert_true (cfg.attention_bias);
+  g_assert_cmpint (cfg.mrope_section[0], ==, 1);
+  g_assert_cmpint (cfg.mrope_section[1], ==, 2);
+  g_assert_cmpint (cfg.mrope_section[2], ==, 1);
+  g_assert_cmpint (cfg.sliding_window, ==, 0);
+  const char *bad[] = { "[2, 1, 2]", "[2, 2]", "[\"2\", 1, 1]", "[-1, 4, 1]", "3" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_assert_false (load_with_section (bad[i], &cfg, &error));
+    g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "mrope_section"));
+    g_clear_error (&error);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -190,5 +233,6 @@ main (int argc, char **argv)
   g_test_add_data_func ("/qwen2vl/arch/qwen2_5_vl", "qwen2_5_vl", test_arch);
   g_test_add_func ("/qwen2vl/text-only", test_text_only);
   g_test_add_func ("/qwen2vl/bad-grid", test_bad_grid);
+  g_test_add_func ("/qwen2vl/mrope-section", test_mrope_section);
   return g_test_run ();
 }
