@@ -344,6 +344,17 @@ jp_unary (JParser *p, gboolean with_filter)
 static JNode *
 jp_binary (JParser *p, int level);
 
+/* A two-operand node (BINARY with its operator, AND, OR). */
+static JNode *
+jn_pair (JNodeKind kind, const char *op, int line, JNode *left, JNode *right)
+{
+  JNode *n = jn_new (kind, line);
+  n->name = g_strdup (op);
+  n->a = left;
+  n->b = right;
+  return n;
+}
+
 /* Binary levels, loosest first: + -, ~, * / // %, **. */
 static const char *const jp_levels[][5] = {
   { "+", "-", NULL },
@@ -365,11 +376,7 @@ jp_binary (JParser *p, int level)
     int line = jp_next (p)->line;
     JNode *right = jp_binary (p, level + 1);
     if (!right) { jinja_node_free (left); return NULL; }
-    JNode *b = jn_new (JN_BINARY, line);
-    b->name = g_strdup (op);
-    b->a = left;
-    b->b = right;
-    left = b;
+    left = jn_pair (JN_BINARY, op, line, left, right);
   }
   return left;
 }
@@ -394,11 +401,7 @@ jp_compare (JParser *p)
     if (!op) break;
     JNode *right = jp_binary (p, 0);
     if (!right) { jinja_node_free (left); return NULL; }
-    JNode *b = jn_new (JN_BINARY, line);
-    b->name = g_strdup (op);
-    b->a = left;
-    b->b = right;
-    left = b;
+    left = jn_pair (JN_BINARY, op, line, left, right);
   }
   return left;
 }
@@ -428,10 +431,7 @@ jp_logic (JParser *p, gboolean is_or)
     int line = jp_next (p)->line;
     JNode *right = is_or ? jp_logic (p, FALSE) : jp_not (p);
     if (!right) { jinja_node_free (left); return NULL; }
-    JNode *n = jn_new (is_or ? JN_OR : JN_AND, line);
-    n->a = left;
-    n->b = right;
-    left = n;
+    left = jn_pair (is_or ? JN_OR : JN_AND, NULL, line, left, right);
   }
   return left;
 }

@@ -51,6 +51,18 @@ vlm_tokenizer_init (VlmTokenizer *self)
 {
 }
 
+/* An AddedToken object ({"content", "special", "lstrip", ...}) with its id. */
+static void
+vlm_tokenizer_add_token (VlmTokenizer *self, const TjNode *t, const char *content, gint32 id)
+{
+  TokAddedToken tok = {
+    (char *) content, id, tj_get_bool (t, "special", FALSE),
+    tj_get_bool (t, "lstrip", FALSE), tj_get_bool (t, "rstrip", FALSE),
+    tj_get_bool (t, "single_word", FALSE), tj_get_bool (t, "normalized", TRUE),
+  };
+  tok_added_vocab_add (self->added, &tok);
+}
+
 static gboolean
 vlm_tokenizer_load_added (VlmTokenizer *self, const TjNode *list, const char *where,
                           GError **error)
@@ -69,12 +81,7 @@ vlm_tokenizer_load_added (VlmTokenizer *self, const TjNode *list, const char *wh
                    "%s: added token %u needs a non-empty \"content\" and an \"id\"", where, i);
       return FALSE;
     }
-    TokAddedToken tok = {
-      (char *) content, (gint32) id->u.num, tj_get_bool (t, "special", FALSE),
-      tj_get_bool (t, "lstrip", FALSE), tj_get_bool (t, "rstrip", FALSE),
-      tj_get_bool (t, "single_word", FALSE), tj_get_bool (t, "normalized", TRUE),
-    };
-    tok_added_vocab_add (self->added, &tok);
+    vlm_tokenizer_add_token (self, t, content, (gint32) id->u.num);
   }
   return TRUE;
 }
@@ -122,12 +129,7 @@ vlm_tokenizer_load_config (VlmTokenizer *self, const char *dir, GError **error)
       if (!content || !*content || *end || id < 0 || id > G_MAXINT32
           || tok_added_vocab_by_id (self->added, id) || tok_added_vocab_by_content (self->added, content))
         continue;
-      TokAddedToken tok = {
-        (char *) content, (gint32) id, tj_get_bool (t, "special", FALSE),
-        tj_get_bool (t, "lstrip", FALSE), tj_get_bool (t, "rstrip", FALSE),
-        tj_get_bool (t, "single_word", FALSE), tj_get_bool (t, "normalized", TRUE),
-      };
-      tok_added_vocab_add (self->added, &tok);
+      vlm_tokenizer_add_token (self, t, content, (gint32) id);
     }
     tj_doc_free (doc);
     g_free (path);
