@@ -4,18 +4,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "text-fixtures.h"
 #include "vlm/vlm-chat-template.h"
-
-static JsonNode *
-load (const char *shared, const char *file)
-{
-  g_autofree char *path = g_build_filename (shared, "fixtures", file, NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-  json_parser_load_from_file (parser, path, &error);
-  g_assert_no_error (error);
-  return json_node_copy (json_parser_get_root (parser));
-}
 
 /* The render kwargs the reference used: bos_token, eos_token and "extra". */
 static JsonObject *
@@ -35,10 +25,8 @@ kwargs_of (JsonObject *spec)
 static void
 test_fixture_renders (void)
 {
-  const char *shared = g_getenv ("VLM_SHARED_DIR");
-  g_assert_nonnull (shared);
-  JsonNode *conv_root = load (shared, "chat_conversations.json");
-  JsonNode *cases_root = load (shared, "chat_templates.json");
+  JsonNode *conv_root = text_fixture_json ("chat_conversations.json");
+  JsonNode *cases_root = text_fixture_json ("chat_templates.json");
   JsonObject *convs = json_node_get_object (conv_root);
   JsonObject *templates = json_object_get_object_member (convs, "templates");
   JsonArray *conversations = json_object_get_array_member (convs, "conversations");
@@ -53,7 +41,7 @@ test_fixture_renders (void)
     VlmChatTemplate *tmpl = g_hash_table_lookup (loaded, tname);
     g_autoptr (GError) error = NULL;
     if (!tmpl) {
-      g_autofree char *dir = g_build_filename (shared, json_object_get_string_member (spec, "folder"), NULL);
+      g_autofree char *dir = text_fixture_path (json_object_get_string_member (spec, "folder"), NULL);
       tmpl = vlm_chat_template_new_from_dir (dir, NULL, &error);
       g_assert_no_error (error);
       /* The folder's file must be the one the reference used. */
@@ -104,13 +92,12 @@ test_fixture_renders (void)
 static void
 test_folder_special_tokens (void)
 {
-  const char *shared = g_getenv ("VLM_SHARED_DIR");
-  JsonNode *conv_root = load (shared, "chat_conversations.json");
+  JsonNode *conv_root = text_fixture_json ("chat_conversations.json");
   JsonObject *templates = json_object_get_object_member (json_node_get_object (conv_root), "templates");
   GList *names = json_object_get_members (templates);
   for (GList *l = names; l; l = l->next) {
     JsonObject *spec = json_object_get_object_member (templates, l->data);
-    g_autofree char *dir = g_build_filename (shared, json_object_get_string_member (spec, "folder"), NULL);
+    g_autofree char *dir = text_fixture_path (json_object_get_string_member (spec, "folder"), NULL);
     g_autoptr (GError) error = NULL;
     g_autoptr (VlmChatTemplate) tmpl = vlm_chat_template_new_from_dir (dir, NULL, &error);
     g_assert_no_error (error);

@@ -4,6 +4,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "text-fixtures.h"
+
 static const char *cli;
 
 static char *
@@ -25,26 +27,14 @@ run (int *status, ...)
   return out;
 }
 
-static JsonNode *
-load (const char *file)
-{
-  g_autofree char *path = g_build_filename (g_getenv ("VLM_SHARED_DIR"), "fixtures", file, NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-  json_parser_load_from_file (parser, path, &error);
-  g_assert_no_error (error);
-  return json_node_copy (json_parser_get_root (parser));
-}
-
 static void
 test_tokenize_detokenize (void)
 {
-  g_autoptr (JsonNode) root = load ("tokenizers.json");
+  g_autoptr (JsonNode) root = text_fixture_json ("tokenizers.json");
   JsonObject *spec = json_object_get_object_member (
       json_object_get_object_member (json_node_get_object (root), "tokenizers"), "qwen2vl");
   JsonObject *c = json_array_get_object_element (json_object_get_array_member (spec, "cases"), 28);
-  g_autofree char *dir = g_build_filename (g_getenv ("VLM_SHARED_DIR"),
-                                           json_object_get_string_member (spec, "folder"), NULL);
+  g_autofree char *dir = text_fixture_path (json_object_get_string_member (spec, "folder"), NULL);
   int status;
   g_autofree char *out = run (&status, "tokenize", "--model", dir, "--text",
                               json_object_get_string_member (c, "text"), "--json", NULL);
@@ -69,8 +59,8 @@ test_tokenize_detokenize (void)
 static void
 test_template (void)
 {
-  g_autoptr (JsonNode) convs = load ("chat_conversations.json");
-  g_autoptr (JsonNode) cases = load ("chat_templates.json");
+  g_autoptr (JsonNode) convs = text_fixture_json ("chat_conversations.json");
+  g_autoptr (JsonNode) cases = text_fixture_json ("chat_templates.json");
   JsonArray *list = json_node_get_array (cases);
   JsonObject *c = NULL;
   for (guint i = 0; i < json_array_get_length (list) && !c; i++) {
@@ -89,7 +79,7 @@ test_template (void)
   g_close (fd, NULL);
   g_autofree char *data = json_to_string (messages, FALSE);
   g_assert_true (g_file_set_contents (tmp, data, -1, NULL));
-  g_autofree char *dir = g_build_filename (g_getenv ("VLM_SHARED_DIR"), "fixtures", "templates", "gemma3", NULL);
+  g_autofree char *dir = text_fixture_path ("fixtures", "templates", "gemma3", NULL);
   int status;
   g_autofree char *out = run (&status, "template", "--model", dir, "--messages", tmp,
                               "--no-generation-prompt", "--json", NULL);

@@ -4,11 +4,7 @@
 
 #include <vlm/vlm.h>
 
-static char *
-fixture (const char *a, const char *b)
-{
-  return g_build_filename (g_getenv ("VLM_SHARED_DIR"), "fixtures", a, b, NULL);
-}
+#include "text-fixtures.h"
 
 static void
 set_string_input (VlmElement *e, const char *port, const char *s)
@@ -28,7 +24,7 @@ test_tokenizer_element (void)
   g_autoptr (VlmElement) e = vlm_registry_make_element (reg, "tokenizer", "tok", &error);
   g_assert_no_error (error);
   g_assert_cmpint (vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e)), ==, VLM_ELEMENT_KIND_TOKENIZER);
-  g_autofree char *dir = fixture ("tokenizers", "qwen2vl");
+  g_autofree char *dir = text_fixture_path ("fixtures", "tokenizers", "qwen2vl", NULL);
   g_object_set (e, "model", dir, NULL);
   const char *text = "Hello <|image_pad|> world";
   set_string_input (e, "text", text);
@@ -53,7 +49,7 @@ test_tokenizer_element_no_text (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (VlmElement) e = vlm_registry_make_element (vlm_registry_get_default (), "tokenizer", "tok", &error);
   g_assert_no_error (error);
-  g_autofree char *json = fixture ("tokenizers", "llama2");
+  g_autofree char *json = text_fixture_path ("fixtures", "tokenizers", "llama2", NULL);
   g_autofree char *path = g_build_filename (json, "tokenizer.json", NULL);
   g_object_set (e, "path", path, NULL);
   g_assert_true (vlm_element_process (e, &error));
@@ -79,7 +75,7 @@ test_chat_template_element (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (VlmElement) e = vlm_registry_make_element (vlm_registry_get_default (), "chat-template", "tmpl", &error);
   g_assert_no_error (error);
-  g_autofree char *dir = fixture ("templates", "qwen2vl");
+  g_autofree char *dir = text_fixture_path ("fixtures", "templates", "qwen2vl", NULL);
   g_object_set (e, "model", dir, NULL);
   set_string_input (e, "prompt", "What is this?");
   g_autoptr (VlmTensorSet) images = vlm_tensor_set_new ();

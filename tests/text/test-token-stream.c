@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "text-fixtures.h"
 #include "vlm/vlm-tokenizer.h"
 
 static void
@@ -32,20 +33,14 @@ stream_case (VlmTokenizer *tok, JsonArray *ref, gboolean skip, guint *chunks_che
 static void
 test_stream_fixtures (void)
 {
-  const char *shared = g_getenv ("VLM_SHARED_DIR");
-  g_assert_nonnull (shared);
-  g_autofree char *path = g_build_filename (shared, "fixtures", "tokenizers.json", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonNode) root = text_fixture_json ("tokenizers.json");
   g_autoptr (GError) error = NULL;
-  json_parser_load_from_file (parser, path, &error);
-  g_assert_no_error (error);
-  JsonObject *toks = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
-                                                    "tokenizers");
+  JsonObject *toks = json_object_get_object_member (json_node_get_object (root), "tokenizers");
   GList *names = json_object_get_members (toks);
   guint chunks = 0;
   for (GList *l = names; l; l = l->next) {
     JsonObject *spec = json_object_get_object_member (toks, l->data);
-    g_autofree char *dir = g_build_filename (shared, json_object_get_string_member (spec, "folder"), NULL);
+    g_autofree char *dir = text_fixture_path (json_object_get_string_member (spec, "folder"), NULL);
     g_autoptr (VlmTokenizer) tok = vlm_tokenizer_new_from_dir (dir, &error);
     g_assert_no_error (error);
     JsonArray *cases = json_object_get_array_member (spec, "cases");
@@ -64,8 +59,7 @@ test_stream_fixtures (void)
 static void
 test_stream_holds_partial_characters (void)
 {
-  const char *shared = g_getenv ("VLM_SHARED_DIR");
-  g_autofree char *dir = g_build_filename (shared, "fixtures", "tokenizers", "llama2", NULL);
+  g_autofree char *dir = text_fixture_path ("fixtures", "tokenizers", "llama2", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (VlmTokenizer) tok = vlm_tokenizer_new_from_dir (dir, &error);
   g_assert_no_error (error);

@@ -3,6 +3,7 @@
  * piecewise Unicode normalization gives GLib's own result. */
 #include <json-glib/json-glib.h>
 
+#include "text-fixtures.h"
 #include "text/tok-util.h"
 #include "vlm/vlm-tokenizer.h"
 
@@ -21,11 +22,10 @@ repeat (const char *unit, gsize bytes)
 static void
 test_linear_encode (void)
 {
-  const char *shared = g_getenv ("VLM_SHARED_DIR");
   const char *names[] = { "gemma3", "llama2", "qwen2vl", "llama3", "smolvlm256m" };
   const char *units[] = { " ", "a", "\xC3\xA9", "e\xCC\x81", "<" };
   for (guint t = 0; t < G_N_ELEMENTS (names); t++) {
-    g_autofree char *dir = g_build_filename (shared, "fixtures", "tokenizers", names[t], NULL);
+    g_autofree char *dir = text_fixture_path ("fixtures", "tokenizers", names[t], NULL);
     g_autoptr (GError) error = NULL;
     g_autoptr (VlmTokenizer) tok = vlm_tokenizer_new_from_dir (dir, &error);
     g_assert_no_error (error);
@@ -48,13 +48,8 @@ test_linear_encode (void)
 static void
 test_piecewise_normalize (void)
 {
-  const char *shared = g_getenv ("VLM_SHARED_DIR");
-  g_autofree char *path = g_build_filename (shared, "fixtures", "tokenizers.json", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-  json_parser_load_from_file (parser, path, &error);
-  g_assert_no_error (error);
-  JsonArray *strings = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "strings");
+  g_autoptr (JsonNode) root = text_fixture_json ("tokenizers.json");
+  JsonArray *strings = json_object_get_array_member (json_node_get_object (root), "strings");
   GString *text = g_string_new (NULL);
   while (text->len < 100000)
     for (guint i = 0; i < json_array_get_length (strings); i++)

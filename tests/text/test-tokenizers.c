@@ -3,6 +3,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "text-fixtures.h"
 #include "vlm/vlm-tokenizer.h"
 
 typedef struct {
@@ -62,9 +63,9 @@ check_string (Tally *t, const char *name, guint index, const char *what, const c
 }
 
 static void
-check_tokenizer (Tally *t, const char *shared, const char *name, JsonObject *spec)
+check_tokenizer (Tally *t, const char *name, JsonObject *spec)
 {
-  g_autofree char *dir = g_build_filename (shared, json_object_get_string_member (spec, "folder"), NULL);
+  g_autofree char *dir = text_fixture_path (json_object_get_string_member (spec, "folder"), NULL);
   g_autoptr (GError) error = NULL;
   gint64 t0 = g_get_monotonic_time ();
   g_autoptr (VlmTokenizer) tok = vlm_tokenizer_new_from_dir (dir, &error);
@@ -113,19 +114,12 @@ check_tokenizer (Tally *t, const char *shared, const char *name, JsonObject *spe
 static void
 test_all_tokenizers (void)
 {
-  const char *shared = g_getenv ("VLM_SHARED_DIR");
-  g_assert_nonnull (shared);
-  g_autofree char *path = g_build_filename (shared, "fixtures", "tokenizers.json", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-  json_parser_load_from_file (parser, path, &error);
-  g_assert_no_error (error);
-  JsonObject *toks = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
-                                                    "tokenizers");
+  g_autoptr (JsonNode) root = text_fixture_json ("tokenizers.json");
+  JsonObject *toks = json_object_get_object_member (json_node_get_object (root), "tokenizers");
   Tally t = { 0, 0, g_string_new (NULL) };
   GList *names = json_object_get_members (toks);
   for (GList *l = names; l; l = l->next)
-    check_tokenizer (&t, shared, l->data, json_object_get_object_member (toks, l->data));
+    check_tokenizer (&t, l->data, json_object_get_object_member (toks, l->data));
   g_list_free (names);
   g_printerr ("%u checks, %u failures\n%s", t.checked, t.failed, t.report->str);
   g_string_free (t.report, TRUE);
