@@ -12,6 +12,7 @@ static const VlmCliCommand commands[] = {
   { "validate", "check a pipeline JSON file without running it", vlm_cli_validate },
   { "inspect", "list elements, or show one element's ports and properties", vlm_cli_inspect },
   { "inspect-model", "summarise a model folder: architecture, tensors, quantization", vlm_cli_inspect_model },
+  { "bench", "time loading, preprocessing, vision, prefill and decode of a model", vlm_cli_bench },
   { "bench-ops", "measure sgemm and GEMV speed per weight format", vlm_cli_bench_ops },
   { "tokenize", "encode text with a model's tokenizer", vlm_cli_tokenize },
   { "detokenize", "decode token ids with a model's tokenizer", vlm_cli_detokenize },

@@ -1,6 +1,7 @@
 /* gemm.c: OpenBLAS sgemm split across the pool (OpenBLAS itself runs single-threaded). */
 #include "compute/linear.h"
 #include "compute/threadpool.h"
+#include "compute/blas-setup.h"
 
 #include <cblas.h>
 
@@ -50,6 +51,7 @@ vlm_sgemm (gint64 M, gint64 N, gint64 K, const float *A, gint64 lda, const float
   GemmJob j = { M, N, K, lda, ldb, ldc, A, B, C, trans_b, accumulate, N >= M };
   if (M <= 0 || N <= 0)
     return;
+  vlm_blas_setup ();
   if (K <= 0) {
     for (gint64 i = 0; i < M && !accumulate; i++)
       for (gint64 c = 0; c < N; c++)

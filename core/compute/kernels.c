@@ -81,8 +81,16 @@ bf16_to_f32_c (const guint16 *src, float *dst, gint64 n)
     dst[k] = bf16 (src[k]);
 }
 
+static void
+axpy_f32_c (float a, const float *x, float *y, gint64 n)
+{
+  for (gint64 k = 0; k < n; k++)
+    y[k] += a * x[k];
+}
+
 static const VlmKernels portable = {
-  dot_f32_c, dot_bf16_c, dot_f16_c, dot_q4_c, dot_q8_c, bf16_to_f32_c, "portable",
+  dot_f32_c, dot_bf16_c, dot_f16_c, dot_q4_c, dot_q8_c, bf16_to_f32_c, axpy_f32_c,
+  .name = "portable",
 };
 
 /* ---- AVX2 + FMA (x86-64 only) ---- */
@@ -194,16 +202,46 @@ bf16_to_f32_avx2 (const guint16 *src, float *dst, gint64 n)
     dst[k] = bf16 (src[k]);
 }
 
+AVX2 static void
+axpy_f32_avx2 (float a, const float *x, float *y, gint64 n)
+{
+  __m256 av = _mm256_set1_ps (a);
+  gint64 k = 0;
+  for (; k + 8 <= n; k += 8)
+    _mm256_storeu_ps (y + k, _mm256_fmadd_ps (av, _mm256_loadu_ps (x + k), _mm256_loadu_ps (y + k)));
+  for (; k < n; k++)
+    y[k] += a * x[k];
+}
+
 static const VlmKernels avx2 = {
-  dot_f32_avx2, dot_bf16_avx2, dot_f16_avx2, dot_q4_avx2, dot_q8_avx2, bf16_to_f32_avx2, "avx2",
+  dot_f32_avx2, dot_bf16_avx2, dot_f16_avx2, dot_q4_avx2, dot_q8_avx2, bf16_to_f32_avx2,
+  axpy_f32_avx2, .name = "avx2",
 };
+
+extern const VlmKernels vlm_kernels_avx512, vlm_kernels_avx512_bf16;
+static VlmKernels avx512_set;
+
+/* The AVX-512 set: its own products and row helpers, AVX2 for the rest. */
+static const VlmKernels *
+merge_avx512 (const VlmKernels *k512)
+{
+  avx512_set = avx2;
+  avx512_set.dot_f32 = k512->dot_f32;
+  avx512_set.axpy_f32 = k512->axpy_f32;
+  avx512_set.bf16_to_f32 = k512->bf16_to_f32;
+  avx512_set.gemv = k512->gemv;
+  avx512_set.dequant_q_row = k512->dequant_q_row;
+  avx512_set.gemv_split_bf16 = k512->gemv_split_bf16;
+  avx512_set.name = k512->name;
+  return &avx512_set;
+}
 #endif
 
 /**
  * vlm_kernels_get:
  *
- * Returns: the fastest kernels this CPU runs (`VLM_KERNELS=portable` forces the
- *   portable ones, for testing)
+ * Returns: the fastest kernels this CPU runs (`VLM_KERNELS=portable`, `avx2` or
+ *   `avx512` (without the BF16 dot products) caps the choice, for testing)
  */
 const VlmKernels *
 vlm_kernels_get (void)
@@ -213,9 +251,17 @@ vlm_kernels_get (void)
     const VlmKernels *k = &portable;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init ();
+    const char *want = g_getenv ("VLM_KERNELS"); /* portable, avx2, avx512 or unset */
+    gboolean avx512 = __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
+                      && __builtin_cpu_supports ("avx512vl")
+                      && __builtin_cpu_supports ("avx512dq");
     if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
-        && g_strcmp0 (g_getenv ("VLM_KERNELS"), "portable") != 0)
+        && g_strcmp0 (want, "portable") != 0) {
       k = &avx2;
+      if (avx512 && g_strcmp0 (want, "avx2") != 0)
+        k = merge_avx512 (__builtin_cpu_supports ("avx512bf16") && g_strcmp0 (want, "avx512") != 0
+                              ? &vlm_kernels_avx512_bf16 : &vlm_kernels_avx512);
+    }
 #endif
     g_once_init_leave (&chosen, (gsize) k);
   }
@@ -231,4 +277,78 @@ const VlmKernels *
 vlm_kernels_get_portable (void)
 {
   return &portable;
+}
+
+/**
+ * vlm_kernels_gemv_supports:
+ * @k: a kernel set
+ * @lin: a layer
+ *
+ * Returns: whether @k's gemv handles @lin's weight format
+ */
+gboolean
+vlm_kernels_gemv_supports (const VlmKernels *k, const VlmLinear *lin)
+{
+  if (!k->gemv)
+    return FALSE;
+  if (lin->bits)
+    return (lin->bits == 4 || lin->bits == 8) && lin->group_size % 32 == 0;
+  return lin->dtype == VLM_DTYPE_F32 || lin->dtype == VLM_DTYPE_BF16;
+}
+
+/**
+ * vlm_gemv_scratch_floats:
+ * @lin: a layer
+ *
+ * Returns: the scratch vlm_gemv_input_prepare() needs for one input row of @lin
+ */
+gsize
+vlm_gemv_scratch_floats (const VlmLinear *lin)
+{
+  return (gsize) (2 * lin->in + (lin->group_size ? lin->in / lin->group_size : 0) + 16);
+}
+
+/**
+ * vlm_gemv_input_prepare:
+ * @k: the kernels that will read it
+ * @lin: the layer
+ * @x: [in] the input row
+ * @scratch: vlm_gemv_scratch_floats() floats
+ * @in: (out): the prepared input, pointing into @x and @scratch
+ */
+void
+vlm_gemv_input_prepare (const VlmKernels *k, const VlmLinear *lin, const float *x, float *scratch,
+                        VlmGemvInput *in)
+{
+  gint64 K = lin->in;
+  memset (in, 0, sizeof *in);
+  in->x = x;
+  if (lin->bits) {
+    gint64 gs = lin->group_size, groups = K / gs;
+    float *xsum = scratch + 2 * K;
+    for (gint64 g = 0; g < groups; g++) {
+      float s = 0;
+      for (gint64 c = 0; c < gs; c++)
+        s += x[g * gs + c];
+      xsum[g] = s;
+    }
+    in->xsum = xsum;
+    if (lin->bits == 4 && K % 32 == 0) {
+      for (gint64 b = 0; b < K; b += 32)
+        for (int j = 0; j < 16; j++) {
+          scratch[b + j] = x[b + 2 * j];
+          scratch[b + 16 + j] = x[b + 2 * j + 1];
+        }
+      in->x_perm = scratch;
+    }
+  } else if (lin->dtype == VLM_DTYPE_BF16 && k->gemv_split_bf16) {
+    /* x = hi + lo, each rounded to BF16: hi keeps 8 significant bits, lo the next 8. */
+    guint16 *hi = (guint16 *) scratch, *lo = hi + K;
+    for (gint64 c = 0; c < K; c++) {
+      hi[c] = vlm_f32_to_bf16 (x[c]);
+      lo[c] = vlm_f32_to_bf16 (x[c] - bf16 (hi[c]));
+    }
+    in->x_hi = hi;
+    in->x_lo = lo;
+  }
 }

@@ -1,12 +1,21 @@
 /* kernels.h: inner loops of the matrix-vector products, one per weight format. */
 #pragma once
 
-#include <glib.h>
+#include "compute/linear.h"
 
 G_BEGIN_DECLS
 
-/* Each computes y[o] = dot(w row o, x) for rows [o0, o1). Quantized rows also take
- * xsum[g] = sum of x over group g, so that sum(x * (s*q + b)) = s*sum(x*q) + b*xsum. */
+/* One input row of a matrix-vector product, prepared once for all weight rows
+ * (vlm_gemv_input_prepare): the forms the kernels read. */
+typedef struct {
+  const float *x;             /* [in] */
+  const float *xsum;          /* [in / group_size]: sum of x per group (quantized weights) */
+  const float *x_perm;        /* 4-bit: each run of 32 as its 16 even then 16 odd elements */
+  const guint16 *x_hi, *x_lo; /* BF16 weights with gemv_split_bf16: x ~= hi + lo in BF16 */
+} VlmGemvInput;
+
+/* Each dot computes a row's dot(w, x). Quantized rows also use xsum[g] = sum of x over
+ * group g, so that sum(x * (s*q + b)) = s*sum(x*q) + b*xsum. */
 typedef struct {
   float (*dot_f32) (const float *a, const float *b, gint64 n);
   float (*dot_bf16) (const guint16 *w, const float *x, gint64 n);
@@ -15,10 +24,21 @@ typedef struct {
   float (*dot_q4) (const guint32 *w, const float *x, gint64 n);
   float (*dot_q8) (const guint32 *w, const float *x, gint64 n);
   void (*bf16_to_f32) (const guint16 *src, float *dst, gint64 n);
+  void (*axpy_f32) (float a, const float *x, float *y, gint64 n);  /* y += a x */
+  /* Optional (NULL: the dot kernels row by row): y[o] = dot(row o, x) without the layer's
+   * bias, for o in [o0, o1), for F32, BF16 and 4- and 8-bit weights. */
+  void (*gemv) (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y);
+  /* Optional: a 4- or 8-bit row expanded to F32. */
+  void (*dequant_q_row) (const VlmLinear *lin, gint64 row, float *out);
+  gboolean gemv_split_bf16;   /* gemv wants x_hi/x_lo for BF16 weights */
   const char *name;
 } VlmKernels;
 
 const VlmKernels *vlm_kernels_get (void);
 const VlmKernels *vlm_kernels_get_portable (void);
+gboolean          vlm_kernels_gemv_supports (const VlmKernels *k, const VlmLinear *lin);
+void              vlm_gemv_input_prepare (const VlmKernels *k, const VlmLinear *lin,
+                                          const float *x, float *scratch, VlmGemvInput *in);
+gsize             vlm_gemv_scratch_floats (const VlmLinear *lin);
 
 G_END_DECLS

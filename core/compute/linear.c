@@ -13,6 +13,7 @@
 
 #define GEMV_MAX_ROWS 4   /* below this many input rows, use the GEMV kernels */
 #define TILE_ROWS 64      /* weight rows expanded per sgemm tile */
+#define EXPAND_MAX (1 << 24) /* weights expanded whole (64 MB of F32) */
 
 static gboolean
 is_dense_dtype (VlmDType d)
@@ -235,10 +236,13 @@ vlm_linear_dequant_rows (const VlmLinear *lin, gint64 row0, gint64 n_rows, float
       k->bf16_to_f32 ((const guint16 *) lin->data + row * in, o, in);
       break;
     case VLM_DTYPE_F16:
-      for (gint64 c = 0; c < in; c++)
-        o[c] = vlm_f16_to_f32 (((const guint16 *) lin->data)[row * in + c]);
+      vlm_f16_to_f32_row ((const guint16 *) lin->data + row * in, o, in);
       break;
     default: {
+      if (k->dequant_q_row && (lin->bits == 4 || lin->bits == 8) && lin->group_size % 32 == 0) {
+        k->dequant_q_row (lin, row, o);
+        break;
+      }
       const guint32 *w = quant_row (lin, row);
       gint64 groups = in / lin->group_size;
       for (gint64 g = 0; g < groups; g++) {
@@ -252,13 +256,52 @@ vlm_linear_dequant_rows (const VlmLinear *lin, gint64 row0, gint64 n_rows, float
   }
 }
 
+/* Per-thread scratch that only grows, so that steady-state decoding never allocates. */
 typedef struct {
-  const VlmLinear *lin;
-  const float *x;
-  const float *xsum;  /* [n, groups] for quantized weights */
-  gint64 n;
-  float *y;
-} FwdJob;
+  float *p;
+  gsize n;
+} Scratch;
+
+static void
+scratch_free (gpointer data)
+{
+  Scratch *s = data;
+  g_free (s->p);
+  g_free (s);
+}
+
+static GPrivate scratch_key[2] = { G_PRIVATE_INIT (scratch_free), G_PRIVATE_INIT (scratch_free) };
+
+static float *
+scratch_get (int which, gsize n)
+{
+  Scratch *s = g_private_get (&scratch_key[which]);
+  if (!s) {
+    s = g_new0 (Scratch, 1);
+    g_private_set (&scratch_key[which], s);
+  }
+  if (s->n < n) {
+    g_free (s->p);
+    s->p = g_new (float, n);
+    s->n = n;
+  }
+  return s->p;
+}
+
+#define MAX_GEMV_LAYERS 4
+
+/* Up to MAX_GEMV_LAYERS layers that read the same input rows, computed in one
+ * parallel loop over the concatenation of their output rows. */
+typedef struct {
+  const VlmLinear *lins[MAX_GEMV_LAYERS];
+  float *ys[MAX_GEMV_LAYERS];
+  gint64 starts[MAX_GEMV_LAYERS + 1];
+  guint n_lins;
+  gint64 n;                 /* input rows */
+  const float *x;           /* [n, in] */
+  VlmGemvInput in[MAX_GEMV_LAYERS][GEMV_MAX_ROWS];
+  const VlmKernels *k;
+} GemvJob;
 
 /* Quantized row dot product: sum over groups of s * sum(x*q) + b * sum(x). */
 static float
@@ -288,32 +331,96 @@ dot_quant_row (const VlmLinear *lin, const VlmKernels *k, gint64 row, const floa
   return acc;
 }
 
+/* Rows [o0, o1) of one layer for every input row. */
 static void
-gemv_range (gpointer data, gint64 begin, gint64 end)
+gemv_layer (const GemvJob *j, guint li, gint64 o0, gint64 o1)
 {
-  const FwdJob *j = data;
-  const VlmLinear *lin = j->lin;
-  const VlmKernels *k = vlm_kernels_get ();
-  gint64 in = lin->in, groups = lin->group_size ? in / lin->group_size : 0;
-  for (gint64 o = begin; o < end; o++) {
-    for (gint64 i = 0; i < j->n; i++) {
-      const float *x = j->x + i * in;
-      float v;
-      switch (lin->dtype) {
-      case VLM_DTYPE_F32: v = k->dot_f32 ((const float *) lin->data + o * in, x, in); break;
-      case VLM_DTYPE_BF16: v = k->dot_bf16 ((const guint16 *) lin->data + o * in, x, in); break;
-      case VLM_DTYPE_F16: v = k->dot_f16 ((const guint16 *) lin->data + o * in, x, in); break;
-      default: v = dot_quant_row (lin, k, o, x, j->xsum + i * groups); break;
-      }
-      j->y[i * lin->out + o] = v + (lin->bias ? lin->bias[o] : 0.0f);
+  const VlmLinear *lin = j->lins[li];
+  const VlmKernels *k = j->k;
+  gint64 in = lin->in;
+  gboolean fast = vlm_kernels_gemv_supports (k, lin);
+  for (gint64 i = 0; i < j->n; i++) {
+    float *y = j->ys[li] + i * lin->out;
+    const VlmGemvInput *gi = &j->in[li][i];
+    if (fast) {
+      k->gemv (lin, gi, o0, o1, y);
+    } else {
+      for (gint64 o = o0; o < o1; o++)
+        switch (lin->dtype) {
+        case VLM_DTYPE_F32: y[o] = k->dot_f32 ((const float *) lin->data + o * in, gi->x, in); break;
+        case VLM_DTYPE_BF16: y[o] = k->dot_bf16 ((const guint16 *) lin->data + o * in, gi->x, in); break;
+        case VLM_DTYPE_F16: y[o] = k->dot_f16 ((const guint16 *) lin->data + o * in, gi->x, in); break;
+        default: y[o] = dot_quant_row (lin, k, o, gi->x, gi->xsum); break;
+        }
     }
+    if (lin->bias)
+      for (gint64 o = o0; o < o1; o++)
+        y[o] += lin->bias[o];
   }
 }
 
 static void
+gemv_range (gpointer data, gint64 begin, gint64 end)
+{
+  const GemvJob *j = data;
+  for (guint li = 0; li < j->n_lins; li++) {
+    gint64 a = MAX (begin, j->starts[li]), b = MIN (end, j->starts[li + 1]);
+    if (a < b)
+      gemv_layer (j, li, a - j->starts[li], b - j->starts[li]);
+  }
+}
+
+static void
+gemv_multi (const VlmLinear *const *lins, float *const *ys, guint n_lins, const float *x,
+            gint64 n)
+{
+  GemvJob j;
+  j.k = vlm_kernels_get ();
+  j.n_lins = n_lins;
+  j.n = n;
+  j.x = x;
+  j.starts[0] = 0;
+  gsize per = 0;
+  for (guint li = 0; li < n_lins; li++)
+    per = MAX (per, vlm_gemv_scratch_floats (lins[li]));
+  float *scratch = scratch_get (0, per * n_lins * (gsize) n);
+  for (guint li = 0; li < n_lins; li++) {
+    j.lins[li] = lins[li];
+    j.ys[li] = ys[li];
+    j.starts[li + 1] = j.starts[li] + lins[li]->out;
+    for (gint64 i = 0; i < n; i++)
+      vlm_gemv_input_prepare (j.k, lins[li], x + i * lins[li]->in,
+                              scratch + (li * n + i) * per, &j.in[li][i]);
+  }
+  /* Chunks of at least 32 rows keep the per-chunk overhead small. */
+  vlm_parallel_for (j.starts[n_lins], 32, gemv_range, &j);
+}
+
+/* ---- many input rows: expand the weight to F32, then sgemm ---- */
+
+typedef struct {
+  const VlmLinear *lin;
+  float *w;
+} ExpandJob;
+
+static void
+expand_range (gpointer data, gint64 begin, gint64 end)
+{
+  const ExpandJob *j = data;
+  vlm_linear_dequant_rows (j->lin, begin, end - begin, j->w + begin * j->lin->in);
+}
+
+typedef struct {
+  const VlmLinear *lin;
+  const float *x;
+  gint64 n;
+  float *y;
+} TileJob;
+
+static void
 tile_range (gpointer data, gint64 begin, gint64 end)
 {
-  const FwdJob *j = data;
+  const TileJob *j = data;
   const VlmLinear *lin = j->lin;
   float *tile = g_malloc ((gsize) TILE_ROWS * lin->in * sizeof (float));
   for (gint64 t = begin; t < end; t++) {
@@ -339,32 +446,50 @@ vlm_linear_forward (const VlmLinear *lin, const float *x, gint64 n, float *y)
 {
   if (n <= 0)
     return;
-  if (lin->dtype == VLM_DTYPE_F32 && n >= GEMV_MAX_ROWS) {
-    vlm_sgemm (n, lin->out, lin->in, x, lin->in, lin->data, lin->in, TRUE, y, lin->out, FALSE);
-  } else if (n >= GEMV_MAX_ROWS) {
-    FwdJob j = { lin, x, NULL, n, y };
-    vlm_parallel_for ((lin->out + TILE_ROWS - 1) / TILE_ROWS, 1, tile_range, &j);
-  } else {
-    g_autofree float *xsum = NULL;
-    if (lin->bits) {
-      gint64 groups = lin->in / lin->group_size;
-      xsum = g_new (float, n * groups);
-      for (gint64 i = 0; i < n; i++)
-        for (gint64 g = 0; g < groups; g++) {
-          float s = 0;
-          for (gint64 c = 0; c < lin->group_size; c++)
-            s += x[i * lin->in + g * lin->group_size + c];
-          xsum[i * groups + g] = s;
-        }
-    }
-    FwdJob j = { lin, x, xsum, n, y };
-    vlm_parallel_for (lin->out, 16, gemv_range, &j);
+  if (n < GEMV_MAX_ROWS) {
+    gemv_multi (&lin, &y, 1, x, n);
     return;
+  }
+  if (lin->dtype == VLM_DTYPE_F32) {
+    vlm_sgemm (n, lin->out, lin->in, x, lin->in, lin->data, lin->in, TRUE, y, lin->out, FALSE);
+  } else if (lin->out * lin->in <= EXPAND_MAX) {
+    /* The whole weight in F32 (a few MB), then one product the pool splits well. */
+    float *w = scratch_get (1, (gsize) (lin->out * lin->in));
+    ExpandJob e = { lin, w };
+    vlm_parallel_for (lin->out, 64, expand_range, &e);
+    vlm_sgemm (n, lin->out, lin->in, x, lin->in, w, lin->in, TRUE, y, lin->out, FALSE);
+  } else {
+    TileJob j = { lin, x, n, y };
+    vlm_parallel_for ((lin->out + TILE_ROWS - 1) / TILE_ROWS, 1, tile_range, &j);
   }
   if (lin->bias)
     for (gint64 i = 0; i < n; i++)
       for (gint64 o = 0; o < lin->out; o++)
         y[i * lin->out + o] += lin->bias[o];
+}
+
+/**
+ * vlm_linear_forward_multi:
+ * @lins: (array length=n_lins): layers with the same input width
+ * @n_lins: how many (at most 4)
+ * @x: [n, in] F32, the input of every layer
+ * @n: input rows
+ * @ys: (array length=n_lins): each layer's output [n, out]
+ *
+ * The same as one vlm_linear_forward() per layer; for few input rows (decoding) the
+ * layers run as one parallel loop, so that threads meet once instead of per layer.
+ */
+void
+vlm_linear_forward_multi (const VlmLinear *const *lins, guint n_lins, const float *x, gint64 n,
+                          float *const *ys)
+{
+  g_return_if_fail (n_lins <= MAX_GEMV_LAYERS);
+  if (n > 0 && n < GEMV_MAX_ROWS) {
+    gemv_multi (lins, ys, n_lins, x, n);
+    return;
+  }
+  for (guint i = 0; i < n_lins; i++)
+    vlm_linear_forward (lins[i], x, n, ys[i]);
 }
 
 /**

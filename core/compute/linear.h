@@ -29,6 +29,8 @@ void     vlm_linear_clear (VlmLinear *lin);
 gboolean vlm_linear_is_quantized (const VlmLinear *lin);
 
 void     vlm_linear_forward (const VlmLinear *lin, const float *x, gint64 n, float *y);
+void     vlm_linear_forward_multi (const VlmLinear *const *lins, guint n_lins, const float *x,
+                                   gint64 n, float *const *ys);
 void     vlm_linear_dequant_rows (const VlmLinear *lin, gint64 row0, gint64 n_rows, float *out);
 gboolean vlm_linear_embed (const VlmLinear *lin, const gint64 *ids, gint64 n, float *out,
                            GError **error);

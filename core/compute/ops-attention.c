@@ -1,6 +1,7 @@
 /* ops-attention.c: rotary position embeddings and masked multi-head attention. */
 #include "compute/ops.h"
 #include "compute/threadpool.h"
+#include "compute/kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -55,7 +56,8 @@ vlm_rope_apply (float *x, gint64 seq, gint64 heads, gint64 head_dim, const gint6
                 const float *inv_freq, int rot_dim, gboolean interleaved)
 {
   int half = rot_dim / 2;
-  float *cs = g_new (float, 2 * half);
+  float stack_cs[512];
+  float *cs = half <= 256 ? stack_cs : g_new (float, 2 * half);
   for (gint64 t = 0; t < seq; t++) {
     for (int i = 0; i < half; i++) {
       float a = (float) positions[t] * inv_freq[i];
@@ -72,7 +74,8 @@ vlm_rope_apply (float *x, gint64 seq, gint64 heads, gint64 head_dim, const gint6
       }
     }
   }
-  g_free (cs);
+  if (cs != stack_cs)
+    g_free (cs);
 }
 
 typedef struct {
@@ -81,7 +84,10 @@ typedef struct {
   const VlmAttnMask *m;
   float scale;
   float *out;
+  const VlmKernels *kern;
 } AttnJob;
+
+#define QUERY_BLOCK 64   /* query rows per task of the blocked (prefill) path */
 
 static gboolean
 same_span (const VlmAttnMask *m, gint64 p, gint64 j)
@@ -108,46 +114,124 @@ visible (const VlmAttnMask *m, gint64 p, gint64 j)
   return TRUE;
 }
 
+/* Keys [lo, hi) hold every key query position p may see; without spans, only padding
+ * inside the range remains to be checked. */
 static void
-attn_range (gpointer data, gint64 begin, gint64 end)
+key_range (const VlmAttnMask *m, gint64 p, gint64 sk, gint64 *lo, gint64 *hi)
+{
+  *lo = 0;
+  *hi = sk;
+  if (m->n_spans)
+    return;
+  if (m->causal)
+    *hi = MIN (sk, MAX (p + 1, 0));
+  if (m->window > 0)
+    *lo = MAX (0, p - m->window + 1);
+}
+
+static GPrivate scores_key = G_PRIVATE_INIT (g_free);
+static GPrivate scores_size_key;
+
+/* Grow-only per-thread buffer for attention scores (no allocation per token). */
+static float *
+scores_buffer (gint64 n)
+{
+  gsize have = GPOINTER_TO_SIZE (g_private_get (&scores_size_key));
+  if (have < (gsize) n) {
+    g_private_replace (&scores_key, g_new (float, n));
+    g_private_set (&scores_size_key, GSIZE_TO_POINTER ((gsize) n));
+  }
+  return g_private_get (&scores_key);
+}
+
+/* Turns one row of raw scores (keys [0, n)) into softmax weights; FALSE when no key is
+ * visible (the row is then all zeros). */
+static gboolean
+softmax_row (const AttnJob *j, gint64 p, float *row, gint64 n)
+{
+  const VlmAttnMask *m = j->m;
+  gint64 lo, hi;
+  key_range (m, p, n, &lo, &hi);
+  float mx = -INFINITY;
+  for (gint64 t = 0; t < n; t++) {
+    gboolean vis = t >= lo && t < hi
+                   && (m->n_spans ? visible (m, p, t) : !m->key_valid || m->key_valid[t]);
+    if (!vis) {
+      row[t] = -INFINITY;
+      continue;
+    }
+    float s = row[t] * j->scale;
+    if (m->softcap > 0)
+      s = m->softcap * tanhf (s / m->softcap);
+    row[t] = s;
+    mx = MAX (mx, s);
+  }
+  if (mx == -INFINITY) {
+    memset (row, 0, (gsize) n * sizeof (float));
+    return FALSE;
+  }
+  double sum = 0;
+  for (gint64 t = 0; t < n; t++) {
+    row[t] = row[t] == -INFINITY ? 0.0f : expf (row[t] - mx);
+    sum += row[t];
+  }
+  float inv = (float) (1.0 / sum);
+  for (gint64 t = 0; t < n; t++)
+    row[t] *= inv;
+  return TRUE;
+}
+
+/* Few queries (decoding): one (query, head) per item, keys read in the cache in place. */
+static void
+attn_rows_range (gpointer data, gint64 begin, gint64 end)
 {
   const AttnJob *j = data;
-  float *scores = g_new (float, j->sk);
+  float *scores = scores_buffer (j->sk);
   gint64 group = j->hq / j->hkv;
   for (gint64 r = begin; r < end; r++) {
     gint64 i = r / j->hq, h = r % j->hq, kh = h / group, p = j->m->q_offset + i;
     const float *q = j->q + (i * j->hq + h) * j->d;
     float *o = j->out + (i * j->hq + h) * j->dv;
-    float mx = -INFINITY;
-    for (gint64 t = 0; t < j->sk; t++) {
-      if (!visible (j->m, p, t)) {
-        scores[t] = -INFINITY;
-        continue;
-      }
-      float s = vlm_dot_f32 (q, j->k + (t * j->hkv + kh) * j->d, j->d) * j->scale;
-      if (j->m->softcap > 0)
-        s = j->m->softcap * tanhf (s / j->m->softcap);
-      scores[t] = s;
-      mx = MAX (mx, s);
-    }
+    gint64 lo, hi;
+    key_range (j->m, p, j->sk, &lo, &hi);
+    for (gint64 t = lo; t < hi; t++)
+      scores[t] = j->kern->dot_f32 (q, j->k + (t * j->hkv + kh) * j->d, j->d);
+    /* Scores outside [lo, hi) are masked anyway; give them a defined value. */
+    for (gint64 t = 0; t < lo; t++)
+      scores[t] = 0;
+    for (gint64 t = hi; t < j->sk; t++)
+      scores[t] = 0;
     memset (o, 0, (gsize) j->dv * sizeof (float));
-    if (mx == -INFINITY)
+    if (!softmax_row (j, p, scores, j->sk))
       continue;
-    double sum = 0;
-    for (gint64 t = 0; t < j->sk; t++) {
-      scores[t] = scores[t] == -INFINITY ? 0.0f : expf (scores[t] - mx);
-      sum += scores[t];
-    }
-    for (gint64 t = 0; t < j->sk; t++) {
-      if (scores[t] == 0.0f)
-        continue;
-      float wgt = (float) (scores[t] / sum);
-      const float *vv = j->v + (t * j->hkv + kh) * j->dv;
-      for (gint64 c = 0; c < j->dv; c++)
-        o[c] += wgt * vv[c];
-    }
+    for (gint64 t = lo; t < hi; t++)
+      if (scores[t] != 0.0f)
+        j->kern->axpy_f32 (scores[t], j->v + (t * j->hkv + kh) * j->dv, o, j->dv);
   }
-  g_free (scores);
+}
+
+/* Many queries (prefill): per (head, block of queries), S = Q K^T and O = S V as two
+ * sgemm calls over the keys the block can see. */
+static void
+attn_blocks_range (gpointer data, gint64 begin, gint64 end)
+{
+  const AttnJob *j = data;
+  const VlmAttnMask *m = j->m;
+  gint64 n_blocks = (j->sq + QUERY_BLOCK - 1) / QUERY_BLOCK, group = j->hq / j->hkv;
+  for (gint64 item = begin; item < end; item++) {
+    gint64 h = item / n_blocks, b = item % n_blocks, kh = h / group;
+    gint64 i0 = b * QUERY_BLOCK, rows = MIN (QUERY_BLOCK, j->sq - i0);
+    gint64 kend = j->sk;
+    if (m->causal && !m->n_spans)
+      kend = MIN (j->sk, MAX (m->q_offset + i0 + rows, 1));
+    float *s = scores_buffer (rows * kend);
+    vlm_sgemm (rows, kend, j->d, j->q + (i0 * j->hq + h) * j->d, j->hq * j->d, j->k + kh * j->d,
+               j->hkv * j->d, TRUE, s, kend, FALSE);
+    for (gint64 r = 0; r < rows; r++)
+      softmax_row (j, m->q_offset + i0 + r, s + r * kend, kend);
+    vlm_sgemm (rows, j->dv, kend, s, kend, j->v + kh * j->dv, j->hkv * j->dv, FALSE,
+               j->out + (i0 * j->hq + h) * j->dv, j->hq * j->dv, FALSE);
+  }
 }
 
 /**
@@ -170,6 +254,12 @@ vlm_attention (const float *q, const float *k, const float *v, gint64 sq, gint64
 {
   g_return_if_fail (hkv > 0 && hq % hkv == 0);
   AttnJob j = { q, k, v, sq, sk, hq, hkv, d, dv, mask,
-                mask->scale > 0 ? mask->scale : 1.0f / sqrtf ((float) d), out };
-  vlm_parallel_for (sq * hq, MAX (1, 4096 / MAX (sk, 1)), attn_range, &j);
+                mask->scale > 0 ? mask->scale : 1.0f / sqrtf ((float) d), out,
+                vlm_kernels_get () };
+  if (sq >= QUERY_BLOCK / 2) {
+    vlm_parallel_for (hq * ((sq + QUERY_BLOCK - 1) / QUERY_BLOCK), 1, attn_blocks_range, &j);
+    return;
+  }
+  /* Parallel once a task has some 16k multiply-adds. */
+  vlm_parallel_for (sq * hq, MAX (1, 16384 / MAX (sk * d, 1)), attn_rows_range, &j);
 }

@@ -5,6 +5,7 @@
  * parallel loops run serially in the calling thread rather than deadlocking.
  */
 #include "compute/threadpool.h"
+#include "compute/blas-setup.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -16,18 +17,35 @@ typedef struct {
   gint64 next;      /* atomic: first unclaimed item */
 } Job;
 
-static GMutex pool_lock;      /* protects everything below */
-static GCond work_cond, done_cond;
+/* Decoding posts a few hundred small loops per token: waking sleeping threads for each
+ * would cost more than the work. Workers therefore spin on `generation` for a while
+ * after each loop (about SPIN_ROUNDS pause instructions, ~0.1-1 ms) before sleeping on
+ * work_cond, and the caller spins on `busy`, yielding the core once a worker seems
+ * descheduled (a machine busier than its cores). A pause is ~40-140 cycles, so
+ * SPIN_ROUNDS is some 30-100 us. */
+#define SPIN_ROUNDS 2000
+
+static GMutex pool_lock;      /* protects sleeping threads, quitting and the worker list */
+static GCond work_cond;
 static GThread **workers;
 static int n_workers;
 static int n_threads;         /* 0 until configured */
-static guint64 generation;
-static int busy;              /* workers still on the current job */
+static guint64 generation;    /* atomic: bumped when a job is posted */
+static int busy;              /* atomic: workers still on the current job */
+static int sleepers;          /* workers blocked on work_cond */
 static gboolean quitting;
 static Job *current;
 static GMutex call_lock;      /* one parallel loop at a time */
 static _Thread_local gboolean in_worker;
 static _Thread_local const gint *background_flag;
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#endif
+}
 
 static void
 run_chunks (Job *job)
@@ -45,21 +63,27 @@ worker_main (gpointer data)
 {
   guint64 seen = 0;
   in_worker = TRUE;
-  g_mutex_lock (&pool_lock);
   while (TRUE) {
-    while (generation == seen && !quitting)
-      g_cond_wait (&work_cond, &pool_lock);
-    if (quitting)
-      break;
-    seen = generation;
-    Job *job = current;
-    g_mutex_unlock (&pool_lock);
-    run_chunks (job);
-    g_mutex_lock (&pool_lock);
-    if (--busy == 0)
-      g_cond_signal (&done_cond);
+    for (int i = 0; i < SPIN_ROUNDS
+                    && __atomic_load_n (&generation, __ATOMIC_ACQUIRE) == seen; i++)
+      cpu_relax ();
+    if (__atomic_load_n (&generation, __ATOMIC_ACQUIRE) == seen) {
+      g_mutex_lock (&pool_lock);
+      sleepers++;
+      while (__atomic_load_n (&generation, __ATOMIC_ACQUIRE) == seen && !quitting)
+        g_cond_wait (&work_cond, &pool_lock);
+      sleepers--;
+      gboolean quit = quitting;
+      g_mutex_unlock (&pool_lock);
+      if (quit)
+        break;
+    }
+    seen = __atomic_load_n (&generation, __ATOMIC_ACQUIRE);
+    Job *job = __atomic_load_n (&current, __ATOMIC_ACQUIRE);
+    if (job)
+      run_chunks (job);
+    __atomic_fetch_sub (&busy, 1, __ATOMIC_RELEASE);
   }
-  g_mutex_unlock (&pool_lock);
   return NULL;
 }
 
@@ -79,6 +103,7 @@ static void
 stop_workers_locked (void)
 {
   quitting = TRUE;
+  __atomic_fetch_add (&generation, 1, __ATOMIC_RELEASE);
   g_cond_broadcast (&work_cond);
   g_mutex_unlock (&pool_lock);
   for (int i = 0; i < n_workers; i++)
@@ -104,6 +129,7 @@ vlm_set_num_threads (int n_threads_)
   n_threads = n_threads_ > 0 ? n_threads_ : default_threads ();
   g_mutex_unlock (&pool_lock);
   openblas_set_num_threads (1);
+  vlm_blas_setup ();
   g_mutex_unlock (&call_lock);
 }
 
@@ -166,20 +192,24 @@ vlm_parallel_for (gint64 n, gint64 grain, VlmRangeFunc fn, gpointer ctx)
       workers[i] = g_thread_new ("vlm-worker", worker_main, NULL);
     n_workers = threads - 1;
   }
-  current = &job;
-  busy = n_workers;
-  generation++;
-  g_cond_broadcast (&work_cond);
+  __atomic_store_n (&busy, n_workers, __ATOMIC_RELAXED);
+  __atomic_store_n (&current, &job, __ATOMIC_RELEASE);
+  __atomic_fetch_add (&generation, 1, __ATOMIC_RELEASE);
+  if (sleepers > 0)
+    g_cond_broadcast (&work_cond);
   g_mutex_unlock (&pool_lock);
 
   in_worker = TRUE;
   run_chunks (&job);
   in_worker = FALSE;
 
-  g_mutex_lock (&pool_lock);
-  while (busy > 0)
-    g_cond_wait (&done_cond, &pool_lock);
-  current = NULL;
-  g_mutex_unlock (&pool_lock);
+  /* Workers finish their last chunk within microseconds; yield if one was descheduled. */
+  for (guint spins = 0; __atomic_load_n (&busy, __ATOMIC_ACQUIRE) > 0; spins++) {
+    if (spins < SPIN_ROUNDS)
+      cpu_relax ();
+    else
+      g_thread_yield ();
+  }
+  __atomic_store_n (&current, NULL, __ATOMIC_RELAXED);
   g_mutex_unlock (&call_lock);
 }
