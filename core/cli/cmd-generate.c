@@ -8,7 +8,7 @@
 
 typedef struct {
   char *model, *prompt, *system, *dump;
-  GStrv images, stop;
+  GStrv images, stop, sets;
   int max_tokens, top_k, seed;
   double temperature, top_p, min_p, repetition_penalty;
   gboolean ignore_eos, json;
@@ -60,6 +60,18 @@ elapsed_of_kinds (VlmPipeline *pipeline, const VlmElementKind *kinds, guint n)
   return ms;
 }
 
+static VlmTensor *
+find_output_tensor (VlmPipeline *pipeline, const char *port)
+{
+  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
+  for (guint i = 0; ids[i]; i++) {
+    const GValue *v = vlm_element_get_output (vlm_pipeline_get_element (pipeline, ids[i]), port);
+    if (v && G_VALUE_HOLDS (v, VLM_TYPE_TENSOR) && g_value_get_boxed (v))
+      return g_value_get_boxed (v);
+  }
+  return NULL;
+}
+
 /* The tensors a user compares with a reference when a checkpoint misbehaves. */
 static gboolean
 dump_tensors (VlmPipeline *pipeline, const char *path, GError **error)
@@ -70,19 +82,15 @@ dump_tensors (VlmPipeline *pipeline, const char *path, GError **error)
     { "final_hidden", VLM_DTYPE_F32 }, { "logits_last", VLM_DTYPE_F32 },
   };
   g_autoptr (VlmTensorSet) set = vlm_tensor_set_new ();
-  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
-  for (guint w = 0; w < G_N_ELEMENTS (wanted); w++)
-    for (guint i = 0; ids[i]; i++) {
-      const GValue *v = vlm_element_get_output (vlm_pipeline_get_element (pipeline, ids[i]),
-                                                wanted[w].name);
-      if (!v || !G_VALUE_HOLDS (v, VLM_TYPE_TENSOR))
-        continue;
-      g_autoptr (VlmTensor) t = vlm_tensor_to_dtype (g_value_get_boxed (v), wanted[w].dtype, error);
-      if (!t)
-        return FALSE;
-      vlm_tensor_set_insert (set, wanted[w].name, t);
-      break;
-    }
+  for (guint w = 0; w < G_N_ELEMENTS (wanted); w++) {
+    VlmTensor *found = find_output_tensor (pipeline, wanted[w].name);
+    if (!found)
+      continue;
+    g_autoptr (VlmTensor) t = vlm_tensor_to_dtype (found, wanted[w].dtype, error);
+    if (!t)
+      return FALSE;
+    vlm_tensor_set_insert (set, wanted[w].name, t);
+  }
   return vlm_safetensors_write (path, set, NULL, error);
 }
 
@@ -120,6 +128,10 @@ print_json (VlmPipeline *pipeline, VlmElement *decoder, double load_ms)
     s = json_node_get_object (json_parser_get_root (parser));
   json_builder_set_member_name (b, "prompt_tokens");
   json_builder_add_int_value (b, s ? json_object_get_int_member_with_default (s, "prompt_tokens", 0) : 0);
+  /* What the image cost: rows of image features merged into the prompt. */
+  VlmTensor *features = find_output_tensor (pipeline, "image_features");
+  json_builder_set_member_name (b, "image_tokens");
+  json_builder_add_int_value (b, features ? vlm_tensor_get_dim (features, 0) : 0);
   json_builder_set_member_name (b, "finish_reason");
   json_builder_add_string_value (b, s ? json_object_get_string_member_with_default (s, "finish_reason", "length") : "length");
 
@@ -166,6 +178,9 @@ generate (GenerateOptions *o)
   vlm_pipeline_set_system (pipeline, o->system);
   vlm_pipeline_set_images (pipeline, (const char *const *) o->images);
 
+  for (guint i = 0; o->sets && o->sets[i]; i++)
+    if (!vlm_pipeline_set_node_property (pipeline, o->sets[i], &error))
+      return vlm_cli_fail (error);
   VlmElement *decoder = find_by_kind (pipeline, VLM_ELEMENT_KIND_DECODER);
   VlmElement *sampler = find_by_kind (pipeline, VLM_ELEMENT_KIND_SAMPLER);
   set_if_given (decoder, "max-tokens", o->max_tokens, TRUE);
@@ -221,6 +236,7 @@ vlm_cli_generate (int argc, char **argv)
     { "seed", 0, 0, G_OPTION_ARG_INT, &o.seed, "Random seed for sampling", "S" },
     { "stop", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.stop, "Stop at this text (repeatable)", "TEXT" },
     { "ignore-eos", 0, 0, G_OPTION_ARG_NONE, &o.ignore_eos, "Keep generating past end-of-sequence tokens", NULL },
+    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &o.sets, "Set a property of the model's pipeline (see `inspect`), e.g. proc.max-pixels=200704", "NODE.PROP=VALUE" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &o.json, "Print one JSON line with text, tokens and timings", NULL },
     { "dump-tensors", 0, 0, G_OPTION_ARG_FILENAME, &o.dump, "Write input ids, pixel values, features, hidden states and logits", "FILE.safetensors" },
     { NULL },
@@ -244,5 +260,6 @@ vlm_cli_generate (int argc, char **argv)
   g_free (o.dump);
   g_strfreev (o.images);
   g_strfreev (o.stop);
+  g_strfreev (o.sets);
   return code;
 }
