@@ -13,6 +13,7 @@ static const VlmCliCommand commands[] = {
   { "inspect", "list elements, or show one element's ports and properties", vlm_cli_inspect },
   { "inspect-model", "summarise a model folder: architecture, tensors, quantization", vlm_cli_inspect_model },
   { "bench", "time loading, preprocessing, vision, prefill and decode of a model", vlm_cli_bench },
+  { "convert", "rewrite a model folder in the mlx layout, optionally quantized", vlm_cli_convert },
   { "bench-ops", "measure sgemm and GEMV speed per weight format", vlm_cli_bench_ops },
   { "tokenize", "encode text with a model's tokenizer", vlm_cli_tokenize },
   { "detokenize", "decode token ids with a model's tokenizer", vlm_cli_detokenize },

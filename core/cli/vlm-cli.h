@@ -23,6 +23,7 @@ int vlm_cli_inspect (int argc, char **argv);
 int vlm_cli_inspect_model (int argc, char **argv);
 int vlm_cli_bench_ops (int argc, char **argv);
 int vlm_cli_bench (int argc, char **argv);
+int vlm_cli_convert (int argc, char **argv);
 int vlm_cli_tokenize (int argc, char **argv);
 int vlm_cli_detokenize (int argc, char **argv);
 int vlm_cli_template (int argc, char **argv);

@@ -16,15 +16,25 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define AVX512BF16 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")))
+/* The row blocks are written for a compile-time row count R (4, then 1 for the rest) so
+ * that the accumulators live in registers. */
+#define BLOCK __attribute__ ((always_inline)) static inline
+#define UNROLL _Pragma ("GCC unroll 4")
 
 static inline float
 load_sb (VlmDType dt, const void *base, gint64 i)
 {
   switch (dt) {
-  case VLM_DTYPE_BF16: return vlm_bf16_to_f32 (((const guint16 *) base)[i]);
+  case VLM_DTYPE_BF16: {
+    guint32 bits = (guint32) ((const guint16 *) base)[i] << 16;
+    float f;
+    memcpy (&f, &bits, 4);
+    return f;
+  }
   case VLM_DTYPE_F16: return vlm_f16_to_f32 (((const guint16 *) base)[i]);
   default: return ((const float *) base)[i];
   }
@@ -48,169 +58,203 @@ bf16x16_masked (const guint16 *p, __mmask16 m)
 
 #define ROWS 4
 
+AVX512 BLOCK void
+f32_block (const float *W, gint64 K, const float *x, gint64 o, const int R, float *y)
+{
+  gint64 kv = K & ~(gint64) 15;
+  __mmask16 tail = (__mmask16) ((1u << (K - kv)) - 1);
+  __m512 acc[ROWS];
+  UNROLL for (int r = 0; r < R; r++)
+    acc[r] = _mm512_setzero_ps ();
+  for (gint64 k = 0; k < kv; k += 16) {
+    __m512 xv = _mm512_loadu_ps (x + k);
+    UNROLL for (int r = 0; r < R; r++)
+      acc[r] = _mm512_fmadd_ps (_mm512_loadu_ps (W + (o + r) * K + k), xv, acc[r]);
+  }
+  if (tail) {
+    __m512 xv = _mm512_maskz_loadu_ps (tail, x + kv);
+    UNROLL for (int r = 0; r < R; r++)
+      acc[r] = _mm512_fmadd_ps (_mm512_maskz_loadu_ps (tail, W + (o + r) * K + kv), xv, acc[r]);
+  }
+  UNROLL for (int r = 0; r < R; r++)
+    y[o + r] = _mm512_reduce_add_ps (acc[r]);
+}
+
 AVX512 static void
 gemv_f32 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y)
 {
-  gint64 K = lin->in, kv = K & ~(gint64) 15;
+  gint64 o = o0;
+  for (; o + ROWS <= o1; o += ROWS)
+    f32_block (lin->data, lin->in, in->x, o, ROWS, y);
+  for (; o < o1; o++)
+    f32_block (lin->data, lin->in, in->x, o, 1, y);
+}
+
+AVX512 BLOCK void
+bf16_block (const guint16 *W, gint64 K, const float *x, gint64 o, const int R, float *y)
+{
+  gint64 kv = K & ~(gint64) 15;
   __mmask16 tail = (__mmask16) ((1u << (K - kv)) - 1);
-  const float *W = lin->data, *x = in->x;
-  for (gint64 o = o0; o < o1; o += ROWS) {
-    int R = (int) MIN (ROWS, o1 - o);
-    __m512 acc[ROWS];
-    for (int r = 0; r < ROWS; r++)
-      acc[r] = _mm512_setzero_ps ();
-    for (gint64 k = 0; k < kv; k += 16) {
-      __m512 xv = _mm512_loadu_ps (x + k);
-      for (int r = 0; r < R; r++)
-        acc[r] = _mm512_fmadd_ps (_mm512_loadu_ps (W + (o + r) * K + k), xv, acc[r]);
-    }
-    if (tail) {
-      __m512 xv = _mm512_maskz_loadu_ps (tail, x + kv);
-      for (int r = 0; r < R; r++)
-        acc[r] = _mm512_fmadd_ps (_mm512_maskz_loadu_ps (tail, W + (o + r) * K + kv), xv,
-                                  acc[r]);
-    }
-    for (int r = 0; r < R; r++)
-      y[o + r] = _mm512_reduce_add_ps (acc[r]);
+  __m512 acc[ROWS];
+  UNROLL for (int r = 0; r < R; r++)
+    acc[r] = _mm512_setzero_ps ();
+  for (gint64 k = 0; k < kv; k += 16) {
+    __m512 xv = _mm512_loadu_ps (x + k);
+    UNROLL for (int r = 0; r < R; r++)
+      acc[r] = _mm512_fmadd_ps (bf16x16 (W + (o + r) * K + k), xv, acc[r]);
   }
+  if (tail) {
+    __m512 xv = _mm512_maskz_loadu_ps (tail, x + kv);
+    UNROLL for (int r = 0; r < R; r++)
+      acc[r] = _mm512_fmadd_ps (bf16x16_masked (W + (o + r) * K + kv, tail), xv, acc[r]);
+  }
+  UNROLL for (int r = 0; r < R; r++)
+    y[o + r] = _mm512_reduce_add_ps (acc[r]);
 }
 
 AVX512 static void
 gemv_bf16 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y)
 {
-  gint64 K = lin->in, kv = K & ~(gint64) 15;
-  __mmask16 tail = (__mmask16) ((1u << (K - kv)) - 1);
-  const guint16 *W = lin->data;
-  const float *x = in->x;
-  for (gint64 o = o0; o < o1; o += ROWS) {
-    int R = (int) MIN (ROWS, o1 - o);
-    __m512 acc[ROWS];
-    for (int r = 0; r < ROWS; r++)
-      acc[r] = _mm512_setzero_ps ();
-    for (gint64 k = 0; k < kv; k += 16) {
-      __m512 xv = _mm512_loadu_ps (x + k);
-      for (int r = 0; r < R; r++)
-        acc[r] = _mm512_fmadd_ps (bf16x16 (W + (o + r) * K + k), xv, acc[r]);
+  gint64 o = o0;
+  for (; o + ROWS <= o1; o += ROWS)
+    bf16_block (lin->data, lin->in, in->x, o, ROWS, y);
+  for (; o < o1; o++)
+    bf16_block (lin->data, lin->in, in->x, o, 1, y);
+}
+
+AVX512BF16 BLOCK void
+bf16_dp_block (const guint16 *W, gint64 K, const VlmGemvInput *in, gint64 o, const int R,
+               float *y)
+{
+  gint64 kv = K & ~(gint64) 31;
+  __mmask32 tail = (__mmask32) ((1ull << (K - kv)) - 1);
+  __m512 acc[ROWS];
+  UNROLL for (int r = 0; r < R; r++)
+    acc[r] = _mm512_setzero_ps ();
+  for (gint64 k = 0; k < kv; k += 32) {
+    __m512bh hi = (__m512bh) _mm512_loadu_si512 (in->x_hi + k);
+    __m512bh lo = (__m512bh) _mm512_loadu_si512 (in->x_lo + k);
+    UNROLL for (int r = 0; r < R; r++) {
+      __m512bh w = (__m512bh) _mm512_loadu_si512 (W + (o + r) * K + k);
+      acc[r] = _mm512_dpbf16_ps (acc[r], w, hi);
+      acc[r] = _mm512_dpbf16_ps (acc[r], w, lo);
     }
-    if (tail) {
-      __m512 xv = _mm512_maskz_loadu_ps (tail, x + kv);
-      for (int r = 0; r < R; r++)
-        acc[r] = _mm512_fmadd_ps (bf16x16_masked (W + (o + r) * K + kv, tail), xv, acc[r]);
-    }
-    for (int r = 0; r < R; r++)
-      y[o + r] = _mm512_reduce_add_ps (acc[r]);
   }
+  if (tail) {
+    __m512bh hi = (__m512bh) _mm512_maskz_loadu_epi16 (tail, in->x_hi + kv);
+    __m512bh lo = (__m512bh) _mm512_maskz_loadu_epi16 (tail, in->x_lo + kv);
+    UNROLL for (int r = 0; r < R; r++) {
+      __m512bh w = (__m512bh) _mm512_maskz_loadu_epi16 (tail, W + (o + r) * K + kv);
+      acc[r] = _mm512_dpbf16_ps (acc[r], w, hi);
+      acc[r] = _mm512_dpbf16_ps (acc[r], w, lo);
+    }
+  }
+  UNROLL for (int r = 0; r < R; r++)
+    y[o + r] = _mm512_reduce_add_ps (acc[r]);
 }
 
 AVX512BF16 static void
 gemv_bf16_dp (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y)
 {
-  gint64 K = lin->in, kv = K & ~(gint64) 31;
-  __mmask32 tail = (__mmask32) ((1ull << (K - kv)) - 1);
-  const guint16 *W = lin->data;
-  for (gint64 o = o0; o < o1; o += ROWS) {
-    int R = (int) MIN (ROWS, o1 - o);
-    __m512 acc[ROWS];
-    for (int r = 0; r < ROWS; r++)
-      acc[r] = _mm512_setzero_ps ();
-    for (gint64 k = 0; k < kv; k += 32) {
-      __m512bh hi = (__m512bh) _mm512_loadu_si512 (in->x_hi + k);
-      __m512bh lo = (__m512bh) _mm512_loadu_si512 (in->x_lo + k);
-      for (int r = 0; r < R; r++) {
-        __m512bh w = (__m512bh) _mm512_loadu_si512 (W + (o + r) * K + k);
-        acc[r] = _mm512_dpbf16_ps (acc[r], w, hi);
-        acc[r] = _mm512_dpbf16_ps (acc[r], w, lo);
-      }
-    }
-    if (tail) {
-      __m512bh hi = (__m512bh) _mm512_maskz_loadu_epi16 (tail, in->x_hi + kv);
-      __m512bh lo = (__m512bh) _mm512_maskz_loadu_epi16 (tail, in->x_lo + kv);
-      for (int r = 0; r < R; r++) {
-        __m512bh w = (__m512bh) _mm512_maskz_loadu_epi16 (tail, W + (o + r) * K + kv);
-        acc[r] = _mm512_dpbf16_ps (acc[r], w, hi);
-        acc[r] = _mm512_dpbf16_ps (acc[r], w, lo);
-      }
-    }
-    for (int r = 0; r < R; r++)
-      y[o + r] = _mm512_reduce_add_ps (acc[r]);
-  }
+  gint64 o = o0;
+  for (; o + ROWS <= o1; o += ROWS)
+    bf16_dp_block (lin->data, lin->in, in, o, ROWS, y);
+  for (; o < o1; o++)
+    bf16_dp_block (lin->data, lin->in, in, o, 1, y);
 }
 
 /* ---- MLX affine-quantized ---- */
 
-/* 8 bits: the group's 16-byte runs widened to F32 and multiplied with x. */
-AVX512 static void
-gemv_q8 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y)
+/* Adds each group's sum(x*q) times its scale into acc, and bias * sum(x) into bsum. */
+AVX512 BLOCK void
+finish_group (const VlmLinear *lin, const VlmGemvInput *in, gint64 o, gint64 g, gint64 groups,
+              const int R, const __m512 *gacc, __m512 *acc, float *bsum)
 {
-  gint64 K = lin->in, gs = lin->group_size, groups = K / gs;
-  const guint8 *W = lin->data;
-  for (gint64 o = o0; o < o1; o += ROWS) {
-    int R = (int) MIN (ROWS, o1 - o);
-    __m512 acc[ROWS];
-    float bsum[ROWS] = { 0 };
-    for (int r = 0; r < ROWS; r++)
-      acc[r] = _mm512_setzero_ps ();
-    for (gint64 g = 0; g < groups; g++) {
-      __m512 gacc[ROWS];
-      for (int r = 0; r < ROWS; r++)
-        gacc[r] = _mm512_setzero_ps ();
-      for (gint64 k = g * gs; k < (g + 1) * gs; k += 16) {
-        __m512 xv = _mm512_loadu_ps (in->x + k);
-        for (int r = 0; r < R; r++) {
-          __m128i b = _mm_loadu_si128 ((const __m128i *) (W + (o + r) * K + k));
-          gacc[r] = _mm512_fmadd_ps (_mm512_cvtepi32_ps (_mm512_cvtepu8_epi32 (b)), xv, gacc[r]);
-        }
-      }
-      for (int r = 0; r < R; r++) {
-        gint64 i = (o + r) * groups + g;
-        acc[r] = _mm512_fmadd_ps (gacc[r], _mm512_set1_ps (load_sb (lin->sb_dtype, lin->scales, i)),
-                                  acc[r]);
-        bsum[r] += load_sb (lin->sb_dtype, lin->biases, i) * in->xsum[g];
-      }
-    }
-    for (int r = 0; r < R; r++)
-      y[o + r] = _mm512_reduce_add_ps (acc[r]) + bsum[r];
+  UNROLL for (int r = 0; r < R; r++) {
+    gint64 i = (o + r) * groups + g;
+    acc[r] = _mm512_fmadd_ps (gacc[r], _mm512_set1_ps (load_sb (lin->sb_dtype, lin->scales, i)),
+                              acc[r]);
+    bsum[r] += load_sb (lin->sb_dtype, lin->biases, i) * in->xsum[g];
   }
 }
 
-/* 4 bits: 16 bytes = 32 codes; lane i holds codes 2i (low nibble) and 2i+1 (high). */
+/* 8 bits: the group's 16-byte runs widened to F32 and multiplied with x. */
+AVX512 BLOCK void
+q8_block (const VlmLinear *lin, const VlmGemvInput *in, gint64 o, const int R, float *y)
+{
+  gint64 K = lin->in, gs = lin->group_size, groups = K / gs;
+  const guint8 *W = lin->data;
+  __m512 acc[ROWS], gacc[ROWS];
+  float bsum[ROWS];
+  UNROLL for (int r = 0; r < R; r++) {
+    acc[r] = _mm512_setzero_ps ();
+    bsum[r] = 0;
+  }
+  for (gint64 g = 0; g < groups; g++) {
+    UNROLL for (int r = 0; r < R; r++)
+      gacc[r] = _mm512_setzero_ps ();
+    for (gint64 k = g * gs; k < (g + 1) * gs; k += 16) {
+      __m512 xv = _mm512_loadu_ps (in->x + k);
+      UNROLL for (int r = 0; r < R; r++) {
+        __m128i b = _mm_loadu_si128 ((const __m128i *) (W + (o + r) * K + k));
+        gacc[r] = _mm512_fmadd_ps (_mm512_cvtepi32_ps (_mm512_cvtepu8_epi32 (b)), xv, gacc[r]);
+      }
+    }
+    finish_group (lin, in, o, g, groups, R, gacc, acc, bsum);
+  }
+  UNROLL for (int r = 0; r < R; r++)
+    y[o + r] = _mm512_reduce_add_ps (acc[r]) + bsum[r];
+}
+
 AVX512 static void
-gemv_q4 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y)
+gemv_q8 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y)
+{
+  gint64 o = o0;
+  for (; o + ROWS <= o1; o += ROWS)
+    q8_block (lin, in, o, ROWS, y);
+  for (; o < o1; o++)
+    q8_block (lin, in, o, 1, y);
+}
+
+/* 4 bits: 16 bytes = 32 codes; lane i holds codes 2i (low nibble) and 2i+1 (high). */
+AVX512 BLOCK void
+q4_block (const VlmLinear *lin, const VlmGemvInput *in, gint64 o, const int R, float *y)
 {
   gint64 K = lin->in, gs = lin->group_size, groups = K / gs, row_bytes = K / 2;
   const guint8 *W = lin->data;
   const __m512i nib = _mm512_set1_epi32 (0xF);
-  for (gint64 o = o0; o < o1; o += ROWS) {
-    int R = (int) MIN (ROWS, o1 - o);
-    __m512 acc[ROWS];
-    float bsum[ROWS] = { 0 };
-    for (int r = 0; r < ROWS; r++)
-      acc[r] = _mm512_setzero_ps ();
-    for (gint64 g = 0; g < groups; g++) {
-      __m512 gacc[ROWS];
-      for (int r = 0; r < ROWS; r++)
-        gacc[r] = _mm512_setzero_ps ();
-      for (gint64 k = g * gs; k < (g + 1) * gs; k += 32) {
-        __m512 xe = _mm512_loadu_ps (in->x_perm + k), xo = _mm512_loadu_ps (in->x_perm + k + 16);
-        for (int r = 0; r < R; r++) {
-          __m512i v = _mm512_cvtepu8_epi32 (
-              _mm_loadu_si128 ((const __m128i *) (W + (o + r) * row_bytes + k / 2)));
-          __m512 lo = _mm512_cvtepi32_ps (_mm512_and_si512 (v, nib));
-          __m512 hi = _mm512_cvtepi32_ps (_mm512_srli_epi32 (v, 4));
-          gacc[r] = _mm512_fmadd_ps (lo, xe, gacc[r]);
-          gacc[r] = _mm512_fmadd_ps (hi, xo, gacc[r]);
-        }
-      }
-      for (int r = 0; r < R; r++) {
-        gint64 i = (o + r) * groups + g;
-        acc[r] = _mm512_fmadd_ps (gacc[r], _mm512_set1_ps (load_sb (lin->sb_dtype, lin->scales, i)),
-                                  acc[r]);
-        bsum[r] += load_sb (lin->sb_dtype, lin->biases, i) * in->xsum[g];
+  __m512 acc[ROWS], gacc[ROWS];
+  float bsum[ROWS];
+  UNROLL for (int r = 0; r < R; r++) {
+    acc[r] = _mm512_setzero_ps ();
+    bsum[r] = 0;
+  }
+  for (gint64 g = 0; g < groups; g++) {
+    UNROLL for (int r = 0; r < R; r++)
+      gacc[r] = _mm512_setzero_ps ();
+    for (gint64 k = g * gs; k < (g + 1) * gs; k += 32) {
+      __m512 xe = _mm512_loadu_ps (in->x_perm + k), xo = _mm512_loadu_ps (in->x_perm + k + 16);
+      UNROLL for (int r = 0; r < R; r++) {
+        __m512i v = _mm512_cvtepu8_epi32 (
+            _mm_loadu_si128 ((const __m128i *) (W + (o + r) * row_bytes + k / 2)));
+        gacc[r] = _mm512_fmadd_ps (_mm512_cvtepi32_ps (_mm512_and_si512 (v, nib)), xe, gacc[r]);
+        gacc[r] = _mm512_fmadd_ps (_mm512_cvtepi32_ps (_mm512_srli_epi32 (v, 4)), xo, gacc[r]);
       }
     }
-    for (int r = 0; r < R; r++)
-      y[o + r] = _mm512_reduce_add_ps (acc[r]) + bsum[r];
+    finish_group (lin, in, o, g, groups, R, gacc, acc, bsum);
   }
+  UNROLL for (int r = 0; r < R; r++)
+    y[o + r] = _mm512_reduce_add_ps (acc[r]) + bsum[r];
+}
+
+AVX512 static void
+gemv_q4 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y)
+{
+  gint64 o = o0;
+  for (; o + ROWS <= o1; o += ROWS)
+    q4_block (lin, in, o, ROWS, y);
+  for (; o < o1; o++)
+    q4_block (lin, in, o, 1, y);
 }
 
 /* ---- row helpers ---- */

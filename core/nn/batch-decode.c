@@ -80,9 +80,9 @@ layer_forward (VlmDecoder *dec, VlmDecoderBatch *b, VlmKvCache *const *caches, g
   float eps = (float) c->rms_eps;
 
   vlm_rms_norm (b->x, vlm_tensor_get_data (l->attn_norm), c->norm_weight_offset, n, D, eps, b->h);
-  vlm_linear_forward (&l->q, b->h, n, b->q);
-  vlm_linear_forward (&l->k, b->h, n, b->k);
-  vlm_linear_forward (&l->v, b->h, n, b->v);
+  const VlmLinear *qkv[] = { &l->q, &l->k, &l->v };
+  float *qkv_out[] = { b->q, b->k, b->v };
+  vlm_linear_forward_multi (qkv, 3, b->h, n, qkv_out);
   vlm_rope_apply (b->q, n, c->n_heads, hd, b->positions, dec->inv_freq, (int) hd,
                   c->rope_interleaved);
   vlm_rope_apply (b->k, n, c->n_kv_heads, hd, b->positions, dec->inv_freq, (int) hd,
@@ -102,8 +102,9 @@ layer_forward (VlmDecoder *dec, VlmDecoderBatch *b, VlmKvCache *const *caches, g
   vlm_add_f32 (b->x, b->x, b->h, n * D);
 
   vlm_rms_norm (b->x, vlm_tensor_get_data (l->mlp_norm), c->norm_weight_offset, n, D, eps, b->h);
-  vlm_linear_forward (&l->gate, b->h, n, b->gate);
-  vlm_linear_forward (&l->up, b->h, n, b->up);
+  const VlmLinear *gate_up[] = { &l->gate, &l->up };
+  float *gate_up_out[] = { b->gate, b->up };
+  vlm_linear_forward_multi (gate_up, 2, b->h, n, gate_up_out);
   vlm_glu (b->gate, b->up, b->gate, n * c->intermediate, c->act);
   vlm_linear_forward (&l->down, b->gate, n, b->h);
   vlm_add_f32 (b->x, b->x, b->h, n * D);

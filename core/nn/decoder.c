@@ -212,9 +212,10 @@ layer_forward (VlmDecoder *dec, VlmDecoderState *s, gint64 li, gint64 n, VlmAttn
   float eps = (float) c->rms_eps;
 
   vlm_rms_norm (s->x, vlm_tensor_get_data (l->attn_norm), c->norm_weight_offset, n, D, eps, s->h);
-  vlm_linear_forward (&l->q, s->h, n, s->q);
-  vlm_linear_forward (&l->k, s->h, n, keys + pos0 * kvd);
-  vlm_linear_forward (&l->v, s->h, n, values + pos0 * kvd);
+  /* q, k and v (and below gate and up) share their input: one parallel loop each. */
+  const VlmLinear *qkv[] = { &l->q, &l->k, &l->v };
+  float *qkv_out[] = { s->q, keys + pos0 * kvd, values + pos0 * kvd };
+  vlm_linear_forward_multi (qkv, 3, s->h, n, qkv_out);
   if (l->q_norm) {
     vlm_rms_norm (s->q, vlm_tensor_get_data (l->q_norm), c->norm_weight_offset, n * c->n_heads,
                   hd, eps, s->q);
@@ -245,8 +246,9 @@ layer_forward (VlmDecoder *dec, VlmDecoderState *s, gint64 li, gint64 n, VlmAttn
   vlm_add_f32 (s->x, s->x, s->h, n * D);
 
   vlm_rms_norm (s->x, vlm_tensor_get_data (l->mlp_norm), c->norm_weight_offset, n, D, eps, s->h);
-  vlm_linear_forward (&l->gate, s->h, n, s->gate);
-  vlm_linear_forward (&l->up, s->h, n, s->up);
+  const VlmLinear *gate_up[] = { &l->gate, &l->up };
+  float *gate_up_out[] = { s->gate, s->up };
+  vlm_linear_forward_multi (gate_up, 2, s->h, n, gate_up_out);
   vlm_glu (s->gate, s->up, s->gate, n * c->intermediate, c->act);
   vlm_linear_forward (&l->down, s->gate, n, s->h);
   if (l->post_mlp_norm)
