@@ -1,7 +1,6 @@
 /* cmd-generate.c: `vlm-pipeline generate`: one question about images, answered by the
- * pipeline the model's architecture plugin supplies. */
+ * pipeline the model's architecture plugin supplies (through VlmModel). */
 #include "vlm-cli.h"
-#include "vlm-json-value.h"
 
 #include <stdio.h>
 #include <sys/resource.h>
@@ -15,49 +14,10 @@ typedef struct {
 } GenerateOptions;
 
 static void
-on_text (VlmPipeline *pipeline, const char *node, const char *text, gpointer data)
+on_text (VlmModel *model, const char *text, gpointer data)
 {
   fputs (text, stdout);
   fflush (stdout);
-}
-
-static VlmElement *
-find_by_kind (VlmPipeline *pipeline, VlmElementKind kind)
-{
-  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
-  for (guint i = 0; ids[i]; i++) {
-    VlmElement *e = vlm_pipeline_get_element (pipeline, ids[i]);
-    if (vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e)) == kind)
-      return e;
-  }
-  return NULL;
-}
-
-/* Sets a property only where the user gave a value (negative means "not given"). */
-static void
-set_if_given (VlmElement *e, const char *prop, double value, gboolean is_int)
-{
-  if (!e || value < 0 || !g_object_class_find_property (G_OBJECT_GET_CLASS (e), prop))
-    return;
-  if (is_int)
-    g_object_set (e, prop, (int) value, NULL);
-  else
-    g_object_set (e, prop, value, NULL);
-}
-
-static double
-elapsed_of_kinds (VlmPipeline *pipeline, const VlmElementKind *kinds, guint n)
-{
-  double ms = 0;
-  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
-  for (guint i = 0; ids[i]; i++) {
-    VlmElement *e = vlm_pipeline_get_element (pipeline, ids[i]);
-    VlmElementKind k = vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e));
-    for (guint j = 0; j < n; j++)
-      if (k == kinds[j])
-        ms += vlm_element_get_elapsed_ms (e);
-  }
-  return ms;
 }
 
 static VlmTensor *
@@ -94,114 +54,66 @@ dump_tensors (VlmPipeline *pipeline, const char *path, GError **error)
   return vlm_safetensors_write (path, set, NULL, error);
 }
 
-static const GValue *
-decoder_output (VlmElement *decoder, const char *port)
-{
-  return decoder ? vlm_element_get_output (decoder, port) : NULL;
-}
-
+/* The result's JSON plus what only the command knows: load time, image tokens, peak RSS. */
 static void
-print_json (VlmPipeline *pipeline, VlmElement *decoder, double load_ms)
+print_json (VlmModel *model, VlmResult *result)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  const GValue *text = decoder_output (decoder, "text");
-  json_builder_set_member_name (b, "text");
-  json_builder_add_string_value (b, text ? g_value_get_string (text) : "");
-  json_builder_set_member_name (b, "tokens");
-  json_builder_begin_array (b);
-  const GValue *tokens = decoder_output (decoder, "tokens");
-  if (tokens) {
-    VlmTensor *t = g_value_get_boxed (tokens);
-    const gint64 *d = vlm_tensor_get_data (t);
-    for (gint64 i = 0; i < vlm_tensor_get_numel (t); i++)
-      json_builder_add_int_value (b, d[i]);
-  }
-  json_builder_end_array (b);
-
-  /* The decoder's stats are a JSON object: prompt_tokens, finish_reason, prefill/decode. */
-  const GValue *stats = decoder_output (decoder, "stats");
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *s = NULL;
-  if (stats && json_parser_load_from_data (parser, g_value_get_string (stats), -1, NULL)
-      && JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    s = json_node_get_object (json_parser_get_root (parser));
-  json_builder_set_member_name (b, "prompt_tokens");
-  json_builder_add_int_value (b, s ? json_object_get_int_member_with_default (s, "prompt_tokens", 0) : 0);
+  g_autoptr (JsonNode) root = vlm_result_to_json (result);
+  JsonObject *obj = json_node_get_object (root);
+  json_object_set_double_member (json_object_get_object_member (obj, "timings"), "load_ms",
+                                 vlm_model_get_load_ms (model));
   /* What the image cost: rows of image features merged into the prompt. */
-  VlmTensor *features = find_output_tensor (pipeline, "image_features");
-  json_builder_set_member_name (b, "image_tokens");
-  json_builder_add_int_value (b, features ? vlm_tensor_get_dim (features, 0) : 0);
-  json_builder_set_member_name (b, "finish_reason");
-  json_builder_add_string_value (b, s ? json_object_get_string_member_with_default (s, "finish_reason", "length") : "length");
-
-  static const VlmElementKind pre[] = { VLM_ELEMENT_KIND_IMAGE_LOADER, VLM_ELEMENT_KIND_PROCESSOR,
-                                        VLM_ELEMENT_KIND_TOKENIZER, VLM_ELEMENT_KIND_OTHER };
-  static const VlmElementKind vis[] = { VLM_ELEMENT_KIND_VISION_TOWER, VLM_ELEMENT_KIND_PROJECTOR };
-  json_builder_set_member_name (b, "timings");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "load_ms");
-  json_builder_add_double_value (b, load_ms);
-  json_builder_set_member_name (b, "preprocess_ms");
-  json_builder_add_double_value (b, elapsed_of_kinds (pipeline, pre, G_N_ELEMENTS (pre)));
-  json_builder_set_member_name (b, "vision_ms");
-  json_builder_add_double_value (b, elapsed_of_kinds (pipeline, vis, G_N_ELEMENTS (vis)));
-  static const char *const decode_keys[] = { "prefill_ms", "decode_ms", "prefill_tokens_per_s",
-                                             "decode_tokens_per_s" };
-  for (guint i = 0; i < G_N_ELEMENTS (decode_keys); i++) {
-    json_builder_set_member_name (b, decode_keys[i]);
-    json_builder_add_double_value (b, s ? json_object_get_double_member_with_default (s, decode_keys[i], 0) : 0);
-  }
-  json_builder_end_object (b);
+  VlmTensor *features = find_output_tensor (vlm_model_get_pipeline (model), "image_features");
+  json_object_set_int_member (obj, "image_tokens", features ? vlm_tensor_get_dim (features, 0) : 0);
   struct rusage usage;
   getrusage (RUSAGE_SELF, &usage);
-  json_builder_set_member_name (b, "peak_rss_mb");
-  json_builder_add_double_value (b, usage.ru_maxrss / 1024.0);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  json_object_set_double_member (obj, "peak_rss_mb", usage.ru_maxrss / 1024.0);
   g_autofree char *out = json_to_string (root, FALSE);
   printf ("%s\n", out);
+}
+
+static VlmGenerateParams *
+make_params (GenerateOptions *o)
+{
+  VlmGenerateParams *p = vlm_generate_params_new ();
+  /* Negative values mean "not given": the model's own settings apply. */
+  if (o->max_tokens >= 0)
+    g_object_set (p, "max-tokens", o->max_tokens, NULL);
+  if (o->top_k >= 0)
+    g_object_set (p, "top-k", o->top_k, NULL);
+  if (o->seed >= 0)
+    g_object_set (p, "seed", (gint64) o->seed, NULL);
+  if (o->temperature >= 0)
+    g_object_set (p, "temperature", o->temperature, NULL);
+  if (o->top_p >= 0)
+    g_object_set (p, "top-p", o->top_p, NULL);
+  if (o->min_p >= 0)
+    g_object_set (p, "min-p", o->min_p, NULL);
+  if (o->repetition_penalty >= 0)
+    g_object_set (p, "repetition-penalty", o->repetition_penalty, NULL);
+  g_object_set (p, "ignore-eos", o->ignore_eos, "system", o->system, NULL);
+  if (o->stop)
+    g_object_set (p, "stop", o->stop, NULL);
+  return p;
 }
 
 static int
 generate (GenerateOptions *o)
 {
   GError *error = NULL;
-  gint64 start = g_get_monotonic_time ();
-  g_autofree char *model = vlm_model_dir_resolve (o->model, &error);
+  g_autoptr (VlmModel) model = vlm_model_load (o->model, NULL, &error);
   if (!model)
     return vlm_cli_fail (error);
-  g_autoptr (VlmPipeline) pipeline = vlm_pipeline_new_for_model (model, &error);
-  if (!pipeline)
-    return vlm_cli_fail (error);
-  vlm_pipeline_set_prompt (pipeline, o->prompt);
-  vlm_pipeline_set_system (pipeline, o->system);
-  vlm_pipeline_set_images (pipeline, (const char *const *) o->images);
-
   for (guint i = 0; o->sets && o->sets[i]; i++)
-    if (!vlm_pipeline_set_node_property (pipeline, o->sets[i], &error))
+    if (!vlm_pipeline_set_node_property (vlm_model_get_pipeline (model), o->sets[i], &error))
       return vlm_cli_fail (error);
-  VlmElement *decoder = find_by_kind (pipeline, VLM_ELEMENT_KIND_DECODER);
-  VlmElement *sampler = find_by_kind (pipeline, VLM_ELEMENT_KIND_SAMPLER);
-  set_if_given (decoder, "max-tokens", o->max_tokens, TRUE);
-  if (decoder) {
-    g_object_set (decoder, "ignore-eos", o->ignore_eos, "stream", !o->json, NULL);
-    if (o->stop)
-      g_object_set (decoder, "stop", o->stop, NULL);
-  }
-  set_if_given (sampler, "temperature", o->temperature, FALSE);
-  set_if_given (sampler, "top-p", o->top_p, FALSE);
-  set_if_given (sampler, "min-p", o->min_p, FALSE);
-  set_if_given (sampler, "repetition-penalty", o->repetition_penalty, FALSE);
-  set_if_given (sampler, "top-k", o->top_k, TRUE);
-  set_if_given (sampler, "seed", o->seed, TRUE);
-
-  if (!vlm_pipeline_prepare (pipeline, &error))
-    return vlm_cli_fail (error);
-  double load_ms = (double) (g_get_monotonic_time () - start) / 1000.0;
   if (!o->json)
-    g_signal_connect (pipeline, "text", G_CALLBACK (on_text), NULL);
-  if (!vlm_pipeline_run (pipeline, NULL, &error)) {
+    g_signal_connect (model, "text", G_CALLBACK (on_text), NULL);
+  g_autoptr (VlmGenerateParams) params = make_params (o);
+  g_autoptr (VlmResult) result = vlm_model_generate (model, o->prompt,
+                                                     (const char *const *) o->images, params,
+                                                     NULL, &error);
+  if (!result) {
     fflush (stdout);
     if (error->domain == VLM_ERROR && error->code == VLM_ERROR_INVALID)
       error->code = VLM_ERROR_FAILED; /* a bad input found while running is a runtime error */
@@ -209,10 +121,10 @@ generate (GenerateOptions *o)
   }
   if (!o->json)
     printf ("\n");
-  if (o->dump && !dump_tensors (pipeline, o->dump, &error))
+  if (o->dump && !dump_tensors (vlm_model_get_pipeline (model), o->dump, &error))
     return vlm_cli_fail (error);
   if (o->json)
-    print_json (pipeline, decoder, load_ms);
+    print_json (model, result);
   return VLM_EXIT_OK;
 }
 
