@@ -16,6 +16,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #define AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512dq,fma")))
@@ -289,6 +290,57 @@ axpy_f32_avx512 (float a, const float *x, float *y, gint64 n)
   }
 }
 
+/* exp(x) for x <= 88.7: 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], p a degree-6
+ * polynomial (Cephes' expf coefficients); within 2 ulp of expf. Below -87.3 (and for
+ * -inf) the result is flushed to 0. */
+AVX512 static inline __m512
+exp512 (__m512 x)
+{
+  const __m512 log2e = _mm512_set1_ps (1.44269504088896341f);
+  const __m512 ln2_hi = _mm512_set1_ps (0.693359375f), ln2_lo = _mm512_set1_ps (-2.12194440e-4f);
+  __mmask16 tiny = _mm512_cmp_ps_mask (x, _mm512_set1_ps (-87.3f), _CMP_LT_OQ);
+  x = _mm512_min_ps (x, _mm512_set1_ps (88.7f));
+  __m512 n = _mm512_roundscale_ps (_mm512_mul_ps (x, log2e), _MM_FROUND_TO_NEAREST_INT);
+  __m512 r = _mm512_fnmadd_ps (n, ln2_hi, x);
+  r = _mm512_fnmadd_ps (n, ln2_lo, r);
+  __m512 p = _mm512_set1_ps (1.9875691500e-4f);
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.3981999507e-3f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (8.3334519073e-3f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (4.1665795894e-2f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.6666665459e-1f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (5.0000001201e-1f));
+  p = _mm512_fmadd_ps (p, _mm512_mul_ps (r, r), _mm512_add_ps (r, _mm512_set1_ps (1.0f)));
+  return _mm512_maskz_scalef_ps ((__mmask16) ~tiny, p, n);
+}
+
+AVX512 static float
+exp_shift_sum_avx512 (float *x, gint64 n, float shift)
+{
+  __m512 s = _mm512_set1_ps (shift), sum = _mm512_setzero_ps ();
+  for (gint64 k = 0; k < n; k += 16) {
+    __mmask16 m = n - k >= 16 ? 0xFFFF : (__mmask16) ((1u << (n - k)) - 1);
+    __m512 e = exp512 (_mm512_sub_ps (_mm512_maskz_loadu_ps (m, x + k), s));
+    _mm512_mask_storeu_ps (x + k, m, e);
+    sum = _mm512_add_ps (sum, _mm512_maskz_mov_ps (m, e));
+  }
+  return _mm512_reduce_add_ps (sum);
+}
+
+AVX512 static void
+silu_mul_avx512 (const float *gate, const float *up, float *out, gint64 n)
+{
+  const __m512 one = _mm512_set1_ps (1.0f);
+  for (gint64 k = 0; k < n; k += 16) {
+    __mmask16 m = n - k >= 16 ? 0xFFFF : (__mmask16) ((1u << (n - k)) - 1);
+    __m512 g = _mm512_maskz_loadu_ps (m, gate + k), u = _mm512_maskz_loadu_ps (m, up + k);
+    /* exp(-g) overflows to +inf for g < -88.7: then g / inf = -0, as expf gives */
+    __m512 e = exp512 (_mm512_sub_ps (_mm512_setzero_ps (), g));
+    e = _mm512_mask_blend_ps (_mm512_cmp_ps_mask (g, _mm512_set1_ps (-88.7f), _CMP_LT_OQ), e,
+                              _mm512_set1_ps (INFINITY));
+    _mm512_mask_storeu_ps (out + k, m, _mm512_mul_ps (_mm512_div_ps (g, _mm512_add_ps (one, e)), u));
+  }
+}
+
 AVX512 static void
 bf16_to_f32_avx512 (const guint16 *src, float *dst, gint64 n)
 {
@@ -352,11 +404,13 @@ gemv_dispatch_bf16 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gin
 
 const VlmKernels vlm_kernels_avx512 = {
   .dot_f32 = dot_f32_avx512, .axpy_f32 = axpy_f32_avx512, .bf16_to_f32 = bf16_to_f32_avx512,
+  .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512,
   .gemv = gemv_dispatch, .dequant_q_row = dequant_q_row, .name = "avx512",
 };
 
 const VlmKernels vlm_kernels_avx512_bf16 = {
   .dot_f32 = dot_f32_avx512, .axpy_f32 = axpy_f32_avx512, .bf16_to_f32 = bf16_to_f32_avx512,
+  .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512,
   .gemv = gemv_dispatch_bf16, .dequant_q_row = dequant_q_row, .gemv_split_bf16 = TRUE,
   .name = "avx512-bf16",
 };

@@ -2,6 +2,7 @@
 #include "compute/kernels.h"
 #include "vlm/vlm-tensor.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---- portable: four accumulators so the compiler can vectorise ---- */
@@ -88,9 +89,27 @@ axpy_f32_c (float a, const float *x, float *y, gint64 n)
     y[k] += a * x[k];
 }
 
+static float
+exp_shift_sum_c (float *x, gint64 n, float shift)
+{
+  double sum = 0;
+  for (gint64 k = 0; k < n; k++) {
+    x[k] = x[k] == -INFINITY ? 0.0f : expf (x[k] - shift);
+    sum += x[k];
+  }
+  return (float) sum;
+}
+
+static void
+silu_mul_c (const float *gate, const float *up, float *out, gint64 n)
+{
+  for (gint64 k = 0; k < n; k++)
+    out[k] = gate[k] / (1.0f + expf (-gate[k])) * up[k];
+}
+
 static const VlmKernels portable = {
   dot_f32_c, dot_bf16_c, dot_f16_c, dot_q4_c, dot_q8_c, bf16_to_f32_c, axpy_f32_c,
-  .name = "portable",
+  exp_shift_sum_c, silu_mul_c, .name = "portable",
 };
 
 /* ---- AVX2 + FMA (x86-64 only) ---- */
@@ -215,7 +234,7 @@ axpy_f32_avx2 (float a, const float *x, float *y, gint64 n)
 
 static const VlmKernels avx2 = {
   dot_f32_avx2, dot_bf16_avx2, dot_f16_avx2, dot_q4_avx2, dot_q8_avx2, bf16_to_f32_avx2,
-  axpy_f32_avx2, .name = "avx2",
+  axpy_f32_avx2, exp_shift_sum_c, silu_mul_c, .name = "avx2",
 };
 
 extern const VlmKernels vlm_kernels_avx512, vlm_kernels_avx512_bf16;
@@ -228,6 +247,8 @@ merge_avx512 (const VlmKernels *k512)
   avx512_set = avx2;
   avx512_set.dot_f32 = k512->dot_f32;
   avx512_set.axpy_f32 = k512->axpy_f32;
+  avx512_set.exp_shift_sum = k512->exp_shift_sum;
+  avx512_set.silu_mul = k512->silu_mul;
   avx512_set.bf16_to_f32 = k512->bf16_to_f32;
   avx512_set.gemv = k512->gemv;
   avx512_set.dequant_q_row = k512->dequant_q_row;

@@ -25,6 +25,10 @@ typedef struct {
   float (*dot_q8) (const guint32 *w, const float *x, gint64 n);
   void (*bf16_to_f32) (const guint16 *src, float *dst, gint64 n);
   void (*axpy_f32) (float a, const float *x, float *y, gint64 n);  /* y += a x */
+  /* x[i] = exp(x[i] - shift) (-inf gives 0); returns the sum */
+  float (*exp_shift_sum) (float *x, gint64 n, float shift);
+  /* out = silu(gate) * up; out may alias either */
+  void (*silu_mul) (const float *gate, const float *up, float *out, gint64 n);
   /* Optional (NULL: the dot kernels row by row): y[o] = dot(row o, x) without the layer's
    * bias, for o in [o0, o1), for F32, BF16 and 4- and 8-bit weights. */
   void (*gemv) (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y);

@@ -153,10 +153,8 @@ softmax_row (const AttnJob *j, gint64 p, float *row, gint64 n)
   gint64 lo, hi;
   key_range (m, p, n, &lo, &hi);
   float mx = -INFINITY;
-  for (gint64 t = 0; t < n; t++) {
-    gboolean vis = t >= lo && t < hi
-                   && (m->n_spans ? visible (m, p, t) : !m->key_valid || m->key_valid[t]);
-    if (!vis) {
+  for (gint64 t = lo; t < hi; t++) {
+    if (m->n_spans ? !visible (m, p, t) : m->key_valid && !m->key_valid[t]) {
       row[t] = -INFINITY;
       continue;
     }
@@ -166,18 +164,16 @@ softmax_row (const AttnJob *j, gint64 p, float *row, gint64 n)
     row[t] = s;
     mx = MAX (mx, s);
   }
+  /* Keys outside [lo, hi) are never visible. */
+  memset (row, 0, (gsize) lo * sizeof (float));
+  if (hi < n)
+    memset (row + hi, 0, (gsize) (n - hi) * sizeof (float));
   if (mx == -INFINITY) {
-    memset (row, 0, (gsize) n * sizeof (float));
+    memset (row + lo, 0, (gsize) (hi - lo) * sizeof (float));
     return FALSE;
   }
-  double sum = 0;
-  for (gint64 t = 0; t < n; t++) {
-    row[t] = row[t] == -INFINITY ? 0.0f : expf (row[t] - mx);
-    sum += row[t];
-  }
-  float inv = (float) (1.0 / sum);
-  for (gint64 t = 0; t < n; t++)
-    row[t] *= inv;
+  float inv = 1.0f / j->kern->exp_shift_sum (row + lo, hi - lo, mx);
+  vlm_scale_f32 (row + lo, inv, hi - lo);
   return TRUE;
 }
 
@@ -196,11 +192,6 @@ attn_rows_range (gpointer data, gint64 begin, gint64 end)
     key_range (j->m, p, j->sk, &lo, &hi);
     for (gint64 t = lo; t < hi; t++)
       scores[t] = j->kern->dot_f32 (q, j->k + (t * j->hkv + kh) * j->d, j->d);
-    /* Scores outside [lo, hi) are masked anyway; give them a defined value. */
-    for (gint64 t = 0; t < lo; t++)
-      scores[t] = 0;
-    for (gint64 t = hi; t < j->sk; t++)
-      scores[t] = 0;
     memset (o, 0, (gsize) j->dv * sizeof (float));
     if (!softmax_row (j, p, scores, j->sk))
       continue;

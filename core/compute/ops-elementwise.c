@@ -1,6 +1,7 @@
 /* ops-elementwise.c: broadcasting arithmetic, activations, norms, softmax. */
 #include "compute/ops.h"
 #include "compute/threadpool.h"
+#include "compute/kernels.h"
 #include "vlm/vlm-error.h"
 
 #include <math.h>
@@ -162,6 +163,10 @@ vlm_activate (float *x, gint64 n, VlmActivation act)
 void
 vlm_glu (const float *gate, const float *up, float *out, gint64 n, VlmActivation act)
 {
+  if (act == VLM_ACT_SILU) {
+    vlm_kernels_get ()->silu_mul (gate, up, out, n);
+    return;
+  }
   for (gint64 i = 0; i < n; i++)
     out[i] = act1 (gate[i], act) * up[i];
 }

@@ -198,6 +198,17 @@ test_row_helpers (void)
     k->bf16_to_f32 (h, f1, n);
     p->bf16_to_f32 (h, f2, n);
     g_assert_cmpmem (f1, n * sizeof (float), f2, n * sizeof (float));
+    /* exp over the range softmax and SiLU see, masked keys (-inf) included */
+    for (gint64 i = 0; i < n; i++)
+      f1[i] = f2[i] = i % 5 == 2 ? -INFINITY : rnd (r, -100, 3);
+    float s1 = k->exp_shift_sum (f1, n, 1.5f), s2 = p->exp_shift_sum (f2, n, 1.5f);
+    assert_rel (f1, f2, n, 1e-6, "exp_shift_sum values");
+    assert_rel (&s1, &s2, 1, 1e-6, "exp_shift_sum");
+    for (gint64 i = 0; i < n; i++)
+      a[i] = rnd (r, -120, 30);
+    k->silu_mul (a, b, f1, n);
+    p->silu_mul (a, b, f2, n);
+    assert_rel (f1, f2, n, 1e-6, "silu_mul");
   }
 }
 
