@@ -341,6 +341,60 @@ silu_mul_avx512 (const float *gate, const float *up, float *out, gint64 n)
   }
 }
 
+/* Four keys at a time; their four 16-lane partial sums are folded into one 4-lane
+ * result with shuffles instead of four horizontal reductions. */
+AVX512 static void
+attn_scores_avx512 (const float *q, const float *k, gint64 stride, gint64 n, gint64 d, float *out)
+{
+  int nc = (int) (d / 16);
+  __m512 qv[16];
+  for (int c = 0; c < nc; c++)
+    qv[c] = _mm512_loadu_ps (q + 16 * c);
+  const __m512i first = _mm512_setr_epi32 (0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+  gint64 t = 0;
+  for (; t + 4 <= n; t += 4) {
+    const float *k0 = k + t * stride;
+    __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
+    for (int c = 0; c < nc; c++) {
+      a0 = _mm512_fmadd_ps (_mm512_loadu_ps (k0 + 16 * c), qv[c], a0);
+      a1 = _mm512_fmadd_ps (_mm512_loadu_ps (k0 + stride + 16 * c), qv[c], a1);
+      a2 = _mm512_fmadd_ps (_mm512_loadu_ps (k0 + 2 * stride + 16 * c), qv[c], a2);
+      a3 = _mm512_fmadd_ps (_mm512_loadu_ps (k0 + 3 * stride + 16 * c), qv[c], a3);
+    }
+    __m512 t0 = _mm512_add_ps (_mm512_shuffle_f32x4 (a0, a1, 0x44), _mm512_shuffle_f32x4 (a0, a1, 0xEE));
+    __m512 t1 = _mm512_add_ps (_mm512_shuffle_f32x4 (a2, a3, 0x44), _mm512_shuffle_f32x4 (a2, a3, 0xEE));
+    __m512 u = _mm512_add_ps (_mm512_shuffle_f32x4 (t0, t1, 0x88), _mm512_shuffle_f32x4 (t0, t1, 0xDD));
+    u = _mm512_add_ps (u, _mm512_permute_ps (u, 0x4E));
+    u = _mm512_add_ps (u, _mm512_permute_ps (u, 0xB1));
+    _mm_storeu_ps (out + t, _mm512_castps512_ps128 (_mm512_permutexvar_ps (first, u)));
+  }
+  for (; t < n; t++) {
+    __m512 a = _mm512_setzero_ps ();
+    for (int c = 0; c < nc; c++)
+      a = _mm512_fmadd_ps (_mm512_loadu_ps (k + t * stride + 16 * c), qv[c], a);
+    out[t] = _mm512_reduce_add_ps (a);
+  }
+}
+
+AVX512 static void
+attn_weighted_sum_avx512 (const float *w, const float *v, gint64 stride, gint64 n, gint64 dv,
+                          float *o)
+{
+  int nc = (int) (dv / 16);
+  __m512 acc[16];
+  for (int c = 0; c < nc; c++)
+    acc[c] = _mm512_setzero_ps ();
+  for (gint64 t = 0; t < n; t++) {
+    if (w[t] == 0.0f)
+      continue;
+    __m512 wt = _mm512_set1_ps (w[t]);
+    for (int c = 0; c < nc; c++)
+      acc[c] = _mm512_fmadd_ps (wt, _mm512_loadu_ps (v + t * stride + 16 * c), acc[c]);
+  }
+  for (int c = 0; c < nc; c++)
+    _mm512_storeu_ps (o + 16 * c, acc[c]);
+}
+
 AVX512 static void
 bf16_to_f32_avx512 (const guint16 *src, float *dst, gint64 n)
 {
@@ -405,12 +459,14 @@ gemv_dispatch_bf16 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gin
 const VlmKernels vlm_kernels_avx512 = {
   .dot_f32 = dot_f32_avx512, .axpy_f32 = axpy_f32_avx512, .bf16_to_f32 = bf16_to_f32_avx512,
   .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512,
+  .attn_scores = attn_scores_avx512, .attn_weighted_sum = attn_weighted_sum_avx512,
   .gemv = gemv_dispatch, .dequant_q_row = dequant_q_row, .name = "avx512",
 };
 
 const VlmKernels vlm_kernels_avx512_bf16 = {
   .dot_f32 = dot_f32_avx512, .axpy_f32 = axpy_f32_avx512, .bf16_to_f32 = bf16_to_f32_avx512,
   .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512,
+  .attn_scores = attn_scores_avx512, .attn_weighted_sum = attn_weighted_sum_avx512,
   .gemv = gemv_dispatch_bf16, .dequant_q_row = dequant_q_row, .gemv_split_bf16 = TRUE,
   .name = "avx512-bf16",
 };

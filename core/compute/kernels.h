@@ -27,6 +27,13 @@ typedef struct {
   void (*axpy_f32) (float a, const float *x, float *y, gint64 n);  /* y += a x */
   /* x[i] = exp(x[i] - shift) (-inf gives 0); returns the sum */
   float (*exp_shift_sum) (float *x, gint64 n, float shift);
+  /* Optional, for head sizes that are multiples of 16 up to 256: attention over keys or
+   * values stored every `stride` floats. scores: out[t] = dot(q, k + t*stride);
+   * weighted_sum: o = sum over t of w[t] * (v + t*stride). */
+  void (*attn_scores) (const float *q, const float *k, gint64 stride, gint64 n, gint64 d,
+                       float *out);
+  void (*attn_weighted_sum) (const float *w, const float *v, gint64 stride, gint64 n,
+                             gint64 dv, float *o);
   /* out = silu(gate) * up; out may alias either */
   void (*silu_mul) (const float *gate, const float *up, float *out, gint64 n);
   /* Optional (NULL: the dot kernels row by row): y[o] = dot(row o, x) without the layer's

@@ -184,20 +184,30 @@ attn_rows_range (gpointer data, gint64 begin, gint64 end)
   const AttnJob *j = data;
   float *scores = scores_buffer (j->sk);
   gint64 group = j->hq / j->hkv;
+  gboolean fast = j->kern->attn_scores && j->d % 16 == 0 && j->dv % 16 == 0 && j->d <= 256
+                  && j->dv <= 256;
   for (gint64 r = begin; r < end; r++) {
     gint64 i = r / j->hq, h = r % j->hq, kh = h / group, p = j->m->q_offset + i;
     const float *q = j->q + (i * j->hq + h) * j->d;
     float *o = j->out + (i * j->hq + h) * j->dv;
     gint64 lo, hi;
     key_range (j->m, p, j->sk, &lo, &hi);
-    for (gint64 t = lo; t < hi; t++)
-      scores[t] = j->kern->dot_f32 (q, j->k + (t * j->hkv + kh) * j->d, j->d);
+    const float *keys = j->k + kh * j->d, *vals = j->v + kh * j->dv;
+    gint64 kstride = j->hkv * j->d, vstride = j->hkv * j->dv;
+    if (fast)
+      j->kern->attn_scores (q, keys + lo * kstride, kstride, hi - lo, j->d, scores + lo);
+    else
+      for (gint64 t = lo; t < hi; t++)
+        scores[t] = j->kern->dot_f32 (q, keys + t * kstride, j->d);
     memset (o, 0, (gsize) j->dv * sizeof (float));
     if (!softmax_row (j, p, scores, j->sk))
       continue;
-    for (gint64 t = lo; t < hi; t++)
-      if (scores[t] != 0.0f)
-        j->kern->axpy_f32 (scores[t], j->v + (t * j->hkv + kh) * j->dv, o, j->dv);
+    if (fast)
+      j->kern->attn_weighted_sum (scores + lo, vals + lo * vstride, vstride, hi - lo, j->dv, o);
+    else
+      for (gint64 t = lo; t < hi; t++)
+        if (scores[t] != 0.0f)
+          j->kern->axpy_f32 (scores[t], vals + t * vstride, o, j->dv);
   }
 }
 
