@@ -341,6 +341,24 @@ silu_mul_avx512 (const float *gate, const float *up, float *out, gint64 n)
   }
 }
 
+/* tanh(z) = 1 - 2 / (1 + exp(2z)); exp's overflow and underflow give the +-1 limits. */
+AVX512 static void
+gelu_tanh_avx512 (float *x, gint64 n)
+{
+  const __m512 one = _mm512_set1_ps (1.0f), two = _mm512_set1_ps (2.0f), half = _mm512_set1_ps (0.5f);
+  const __m512 c = _mm512_set1_ps (0.7978845608028654f), c3 = _mm512_set1_ps (0.044715f);
+  for (gint64 k = 0; k < n; k += 16) {
+    __mmask16 m = n - k >= 16 ? 0xFFFF : (__mmask16) ((1u << (n - k)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps (m, x + k);
+    __m512 z = _mm512_mul_ps (c, _mm512_fmadd_ps (_mm512_mul_ps (c3, v), _mm512_mul_ps (v, v), v));
+    __m512 e = exp512 (_mm512_mul_ps (two, z));
+    e = _mm512_mask_blend_ps (_mm512_cmp_ps_mask (z, _mm512_set1_ps (44.0f), _CMP_GT_OQ), e,
+                              _mm512_set1_ps (INFINITY));
+    __m512 t = _mm512_sub_ps (one, _mm512_div_ps (two, _mm512_add_ps (one, e)));
+    _mm512_mask_storeu_ps (x + k, m, _mm512_mul_ps (_mm512_mul_ps (half, v), _mm512_add_ps (one, t)));
+  }
+}
+
 /* Four keys at a time; their four 16-lane partial sums are folded into one 4-lane
  * result with shuffles instead of four horizontal reductions. */
 AVX512 static void
@@ -458,14 +476,14 @@ gemv_dispatch_bf16 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gin
 
 const VlmKernels vlm_kernels_avx512 = {
   .dot_f32 = dot_f32_avx512, .axpy_f32 = axpy_f32_avx512, .bf16_to_f32 = bf16_to_f32_avx512,
-  .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512,
+  .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512, .gelu_tanh = gelu_tanh_avx512,
   .attn_scores = attn_scores_avx512, .attn_weighted_sum = attn_weighted_sum_avx512,
   .gemv = gemv_dispatch, .dequant_q_row = dequant_q_row, .name = "avx512",
 };
 
 const VlmKernels vlm_kernels_avx512_bf16 = {
   .dot_f32 = dot_f32_avx512, .axpy_f32 = axpy_f32_avx512, .bf16_to_f32 = bf16_to_f32_avx512,
-  .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512,
+  .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512, .gelu_tanh = gelu_tanh_avx512,
   .attn_scores = attn_scores_avx512, .attn_weighted_sum = attn_weighted_sum_avx512,
   .gemv = gemv_dispatch_bf16, .dequant_q_row = dequant_q_row, .gemv_split_bf16 = TRUE,
   .name = "avx512-bf16",

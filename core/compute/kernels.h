@@ -34,6 +34,8 @@ typedef struct {
                        float *out);
   void (*attn_weighted_sum) (const float *w, const float *v, gint64 stride, gint64 n,
                              gint64 dv, float *o);
+  /* x = gelu_tanh(x) in place */
+  void (*gelu_tanh) (float *x, gint64 n);
   /* out = silu(gate) * up; out may alias either */
   void (*silu_mul) (const float *gate, const float *up, float *out, gint64 n);
   /* Optional (NULL: the dot kernels row by row): y[o] = dot(row o, x) without the layer's

@@ -155,6 +155,10 @@ act1 (float x, VlmActivation act)
 void
 vlm_activate (float *x, gint64 n, VlmActivation act)
 {
+  if (act == VLM_ACT_GELU_TANH) {
+    vlm_kernels_get ()->gelu_tanh (x, n);
+    return;
+  }
   for (gint64 i = 0; i < n; i++)
     x[i] = act1 (x[i], act);
 }

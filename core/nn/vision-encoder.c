@@ -1,8 +1,8 @@
 /* vision-encoder.c: the ViT forward pass, batched over tiles.
  *
  * Every projection is one VlmLinear product over all patches of the batch;
- * attention runs one (tile, head) pair per pool task with two BLAS products and a
- * masked softmax between them. */
+ * attention is vlm_attention() per tile (blocks of queries per head, two BLAS
+ * products and a masked softmax). */
 #include "nn/vision-encoder.h"
 #include "compute/threadpool.h"
 #include "weights/weight-binder.h"
@@ -352,44 +352,6 @@ act_range (gpointer data, gint64 begin, gint64 end)
   vlm_activate (j->x + begin * j->dim, (end - begin) * j->dim, j->act);
 }
 
-typedef struct {
-  const float *q, *k, *v;
-  const guint8 *valid;  /* [batch, seq] or NULL */
-  gint64 seq, heads, hd, D;
-  float scale;
-  float *out;
-} AttnJob;
-
-/* One (tile, head) per item: S = Q K^T, masked softmax, O = S V. */
-static void
-attn_range (gpointer data, gint64 begin, gint64 end)
-{
-  const AttnJob *j = data;
-  gint64 seq = j->seq;
-  float *s = g_new (float, seq * seq);
-  for (gint64 item = begin; item < end; item++) {
-    gint64 b = item / j->heads, h = item % j->heads, off = b * seq * j->D + h * j->hd;
-    const guint8 *valid = j->valid ? j->valid + b * seq : NULL;
-    vlm_sgemm (seq, seq, j->hd, j->q + off, j->D, j->k + off, j->D, TRUE, s, seq, FALSE);
-    for (gint64 r = 0; r < seq; r++) {
-      float *row = s + r * seq, mx = -INFINITY;
-      for (gint64 t = 0; t < seq; t++) {
-        row[t] = valid && !valid[t] ? -INFINITY : row[t] * j->scale;
-        mx = MAX (mx, row[t]);
-      }
-      float sum = 0;
-      for (gint64 t = 0; t < seq; t++) {
-        row[t] = row[t] == -INFINITY ? 0.0f : expf (row[t] - mx);
-        sum += row[t];
-      }
-      /* Tiles are only encoded when some patch is valid, so sum > 0. */
-      vlm_scale_f32 (row, 1.0f / sum, seq);
-    }
-    vlm_sgemm (seq, j->hd, seq, s, seq, j->v + off, j->D, FALSE, j->out + off, j->D, FALSE);
-  }
-  g_free (s);
-}
-
 /**
  * vlm_vision_encoder_run_layers:
  * @enc: the encoder
@@ -416,8 +378,12 @@ vlm_vision_encoder_run_layers (const VlmVisionEncoder *enc, float *x, const guin
     vlm_linear_forward (&L->q, h, R, q);
     vlm_linear_forward (&L->k, h, R, k);
     vlm_linear_forward (&L->v, h, R, v);
-    AttnJob aj = { q, k, v, patch_valid, seq, c->n_heads, hd, D, 1.0f / sqrtf ((float) hd), a };
-    vlm_parallel_for (batch * c->n_heads, 1, attn_range, &aj);
+    /* One tile at a time; vlm_attention splits it over heads and query blocks. */
+    for (gint64 b = 0; b < batch; b++) {
+      VlmAttnMask mask = { .key_valid = patch_valid ? patch_valid + b * seq : NULL };
+      vlm_attention (q + b * seq * D, k + b * seq * D, v + b * seq * D, seq, seq, c->n_heads,
+                     c->n_heads, hd, hd, &mask, a + b * seq * D);
+    }
     vlm_linear_forward (&L->o, a, R, h);
     vlm_add_f32 (x, x, h, R * D);
 

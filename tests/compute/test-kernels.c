@@ -209,6 +209,12 @@ test_row_helpers (void)
     k->silu_mul (a, b, f1, n);
     p->silu_mul (a, b, f2, n);
     assert_rel (f1, f2, n, 1e-6, "silu_mul");
+    for (gint64 i = 0; i < n; i++)
+      f1[i] = f2[i] = rnd (r, -12, 12) * (i % 3 ? 1.0f : 0.01f);
+    k->gelu_tanh (f1, n);
+    p->gelu_tanh (f2, n);
+    for (gint64 i = 0; i < n; i++)
+      g_assert_cmpfloat (fabsf (f1[i] - f2[i]), <=, 1e-6f * (1.0f + fabsf (f2[i])));
   }
 }
 
