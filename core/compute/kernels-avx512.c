@@ -341,6 +341,19 @@ silu_mul_avx512 (const float *gate, const float *up, float *out, gint64 n)
   }
 }
 
+AVX512 static float
+scale_max_avx512 (float *x, gint64 n, float s)
+{
+  __m512 sv = _mm512_set1_ps (s), mx = _mm512_set1_ps (-INFINITY);
+  for (gint64 k = 0; k < n; k += 16) {
+    __mmask16 m = n - k >= 16 ? 0xFFFF : (__mmask16) ((1u << (n - k)) - 1);
+    __m512 v = _mm512_mul_ps (_mm512_maskz_loadu_ps (m, x + k), sv);
+    _mm512_mask_storeu_ps (x + k, m, v);
+    mx = _mm512_mask_max_ps (mx, m, mx, v);
+  }
+  return _mm512_reduce_max_ps (mx);
+}
+
 /* tanh(z) = 1 - 2 / (1 + exp(2z)); exp's overflow and underflow give the +-1 limits. */
 AVX512 static void
 gelu_tanh_avx512 (float *x, gint64 n)
@@ -477,6 +490,7 @@ gemv_dispatch_bf16 (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gin
 const VlmKernels vlm_kernels_avx512 = {
   .dot_f32 = dot_f32_avx512, .axpy_f32 = axpy_f32_avx512, .bf16_to_f32 = bf16_to_f32_avx512,
   .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512, .gelu_tanh = gelu_tanh_avx512,
+  .scale_max = scale_max_avx512,
   .attn_scores = attn_scores_avx512, .attn_weighted_sum = attn_weighted_sum_avx512,
   .gemv = gemv_dispatch, .dequant_q_row = dequant_q_row, .name = "avx512",
 };
@@ -484,6 +498,7 @@ const VlmKernels vlm_kernels_avx512 = {
 const VlmKernels vlm_kernels_avx512_bf16 = {
   .dot_f32 = dot_f32_avx512, .axpy_f32 = axpy_f32_avx512, .bf16_to_f32 = bf16_to_f32_avx512,
   .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512, .gelu_tanh = gelu_tanh_avx512,
+  .scale_max = scale_max_avx512,
   .attn_scores = attn_scores_avx512, .attn_weighted_sum = attn_weighted_sum_avx512,
   .gemv = gemv_dispatch_bf16, .dequant_q_row = dequant_q_row, .gemv_split_bf16 = TRUE,
   .name = "avx512-bf16",

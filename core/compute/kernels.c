@@ -107,6 +107,17 @@ silu_mul_c (const float *gate, const float *up, float *out, gint64 n)
     out[k] = gate[k] / (1.0f + expf (-gate[k])) * up[k];
 }
 
+static float
+scale_max_c (float *x, gint64 n, float s)
+{
+  float m = -INFINITY;
+  for (gint64 k = 0; k < n; k++) {
+    x[k] *= s;
+    m = MAX (m, x[k]);
+  }
+  return m;
+}
+
 static void
 gelu_tanh_c (float *x, gint64 n)
 {
@@ -119,7 +130,7 @@ gelu_tanh_c (float *x, gint64 n)
 static const VlmKernels portable = {
   dot_f32_c, dot_bf16_c, dot_f16_c, dot_q4_c, dot_q8_c, bf16_to_f32_c, axpy_f32_c,
   exp_shift_sum_c, .gelu_tanh = gelu_tanh_c, .silu_mul = silu_mul_c,
-  .name = "portable",
+  .scale_max = scale_max_c, .name = "portable",
 };
 
 /* ---- AVX2 + FMA (x86-64 only) ---- */
@@ -245,7 +256,7 @@ axpy_f32_avx2 (float a, const float *x, float *y, gint64 n)
 static const VlmKernels avx2 = {
   dot_f32_avx2, dot_bf16_avx2, dot_f16_avx2, dot_q4_avx2, dot_q8_avx2, bf16_to_f32_avx2,
   axpy_f32_avx2, exp_shift_sum_c, .gelu_tanh = gelu_tanh_c,
-  .silu_mul = silu_mul_c, .name = "avx2",
+  .silu_mul = silu_mul_c, .scale_max = scale_max_c, .name = "avx2",
 };
 
 extern const VlmKernels vlm_kernels_avx512, vlm_kernels_avx512_bf16;
@@ -261,6 +272,7 @@ merge_avx512 (const VlmKernels *k512)
   avx512_set.exp_shift_sum = k512->exp_shift_sum;
   avx512_set.silu_mul = k512->silu_mul;
   avx512_set.gelu_tanh = k512->gelu_tanh;
+  avx512_set.scale_max = k512->scale_max;
   avx512_set.attn_scores = k512->attn_scores;
   avx512_set.attn_weighted_sum = k512->attn_weighted_sum;
   avx512_set.bf16_to_f32 = k512->bf16_to_f32;

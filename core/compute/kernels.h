@@ -34,6 +34,8 @@ typedef struct {
                        float *out);
   void (*attn_weighted_sum) (const float *w, const float *v, gint64 stride, gint64 n,
                              gint64 dv, float *o);
+  /* x *= s in place; returns the maximum of the results */
+  float (*scale_max) (float *x, gint64 n, float s);
   /* x = gelu_tanh(x) in place */
   void (*gelu_tanh) (float *x, gint64 n);
   /* out = silu(gate) * up; out may alias either */

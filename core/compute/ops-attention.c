@@ -85,9 +85,13 @@ typedef struct {
   float scale;
   float *out;
   const VlmKernels *kern;
+  gint64 qblock;
 } AttnJob;
 
-#define QUERY_BLOCK 64   /* query rows per task of the blocked (prefill) path */
+/* Query rows per task of the blocked (prefill, vision) path: small blocks skip more of
+ * a causal mask's upper triangle, large ones repack the keys and values less often. */
+#define QUERY_BLOCK 64
+#define QUERY_BLOCK_FULL 256
 
 static gboolean
 same_span (const VlmAttnMask *m, gint64 p, gint64 j)
@@ -153,7 +157,12 @@ softmax_row (const AttnJob *j, gint64 p, float *row, gint64 n)
   gint64 lo, hi;
   key_range (m, p, n, &lo, &hi);
   float mx = -INFINITY;
-  for (gint64 t = lo; t < hi; t++) {
+  /* Common case: every key in range visible, no soft-capping: vector scale and max. */
+  gboolean plain = !m->n_spans && m->softcap <= 0
+                   && (!m->key_valid || hi <= lo || !memchr (m->key_valid + lo, 0, (gsize) (hi - lo)));
+  if (plain && hi > lo)
+    mx = j->kern->scale_max (row + lo, hi - lo, j->scale);
+  for (gint64 t = lo; t < hi && !plain; t++) {
     if (m->n_spans ? !visible (m, p, t) : m->key_valid && !m->key_valid[t]) {
       row[t] = -INFINITY;
       continue;
@@ -173,7 +182,7 @@ softmax_row (const AttnJob *j, gint64 p, float *row, gint64 n)
     return FALSE;
   }
   float inv = 1.0f / j->kern->exp_shift_sum (row + lo, hi - lo, mx);
-  vlm_scale_f32 (row + lo, inv, hi - lo);
+  j->kern->scale_max (row + lo, hi - lo, inv);
   return TRUE;
 }
 
@@ -218,10 +227,10 @@ attn_blocks_range (gpointer data, gint64 begin, gint64 end)
 {
   const AttnJob *j = data;
   const VlmAttnMask *m = j->m;
-  gint64 n_blocks = (j->sq + QUERY_BLOCK - 1) / QUERY_BLOCK, group = j->hq / j->hkv;
+  gint64 qb = j->qblock, n_blocks = (j->sq + qb - 1) / qb, group = j->hq / j->hkv;
   for (gint64 item = begin; item < end; item++) {
     gint64 h = item / n_blocks, b = item % n_blocks, kh = h / group;
-    gint64 i0 = b * QUERY_BLOCK, rows = MIN (QUERY_BLOCK, j->sq - i0);
+    gint64 i0 = b * qb, rows = MIN (qb, j->sq - i0);
     gint64 kend = j->sk;
     if (m->causal && !m->n_spans)
       kend = MIN (j->sk, MAX (m->q_offset + i0 + rows, 1));
@@ -258,7 +267,8 @@ vlm_attention (const float *q, const float *k, const float *v, gint64 sq, gint64
                 mask->scale > 0 ? mask->scale : 1.0f / sqrtf ((float) d), out,
                 vlm_kernels_get () };
   if (sq >= QUERY_BLOCK / 2) {
-    vlm_parallel_for (hq * ((sq + QUERY_BLOCK - 1) / QUERY_BLOCK), 1, attn_blocks_range, &j);
+    j.qblock = mask->causal && !mask->n_spans ? QUERY_BLOCK : QUERY_BLOCK_FULL;
+    vlm_parallel_for (hq * ((sq + j.qblock - 1) / j.qblock), 1, attn_blocks_range, &j);
     return;
   }
   /* Parallel once a task has some 16k multiply-adds. */

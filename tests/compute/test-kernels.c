@@ -210,6 +210,11 @@ test_row_helpers (void)
     p->silu_mul (a, b, f2, n);
     assert_rel (f1, f2, n, 1e-6, "silu_mul");
     for (gint64 i = 0; i < n; i++)
+      f1[i] = f2[i] = rnd (r, -12, 12);
+    float m1 = k->scale_max (f1, n, 0.3f), m2 = p->scale_max (f2, n, 0.3f);
+    g_assert_cmpfloat (m1, ==, m2);
+    g_assert_cmpmem (f1, n * sizeof (float), f2, n * sizeof (float));
+    for (gint64 i = 0; i < n; i++)
       f1[i] = f2[i] = rnd (r, -12, 12) * (i % 3 ? 1.0f : 0.01f);
     k->gelu_tanh (f1, n);
     p->gelu_tanh (f2, n);
