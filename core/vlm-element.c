@@ -15,7 +15,6 @@ typedef struct {
   VlmPipeline *pipeline; /* weak: the pipeline owns its elements */
   GHashTable *inputs;    /* port name -> GValue* */
   GHashTable *outputs;
-  gboolean prepared;
   double elapsed_ms; /* time spent in the last process() */
 } VlmElementPrivate;
 
@@ -530,13 +529,25 @@ vlm_element_clear_values (VlmElement *self)
   g_hash_table_remove_all (priv->outputs);
 }
 
+/* Prefixes @local with the node id into @error; FALSE for chaining. */
+static gboolean
+fail (VlmElement *self, GError *local, GError **error)
+{
+  VlmElementPrivate *priv = vlm_element_get_instance_private (self);
+  if (!local)
+    local = g_error_new (VLM_ERROR, VLM_ERROR_FAILED, "failed without a reason");
+  g_propagate_prefixed_error (error, local, "node '%s': ", priv->id ? priv->id : "?");
+  return FALSE;
+}
+
 /**
  * vlm_element_process:
  * @self: an element
  * @error: return location for a #GError
  *
- * Runs the element on its inputs, then checks that every declared output was
- * produced. Errors are prefixed with the node id.
+ * Runs the element's prepare method (see #VlmElementClass), then the element on
+ * its inputs, then checks that every declared output was produced. Errors are
+ * prefixed with the node id.
  *
  * Returns: %TRUE on success
  */
@@ -551,15 +562,13 @@ vlm_element_process (VlmElement *self, GError **error)
                  priv->id ? priv->id : "?", G_OBJECT_TYPE_NAME (self));
     return FALSE;
   }
+  if (klass->prepare && !klass->prepare (self, &local))
+    return fail (self, local, error);
   gint64 start = g_get_monotonic_time ();
   gboolean ok = klass->process (self, &local);
   priv->elapsed_ms = (double) (g_get_monotonic_time () - start) / 1000.0;
-  if (!ok) {
-    if (!local)
-      local = g_error_new (VLM_ERROR, VLM_ERROR_FAILED, "failed without a reason");
-    g_propagate_prefixed_error (error, local, "node '%s': ", priv->id ? priv->id : "?");
-    return FALSE;
-  }
+  if (!ok)
+    return fail (self, local, error);
   g_autoptr (GPtrArray) outs = vlm_element_class_list_ports (klass, VLM_PORT_OUTPUT);
   for (guint i = 0; i < outs->len; i++) {
     const VlmPortSpec *spec = g_ptr_array_index (outs, i);
@@ -591,8 +600,10 @@ vlm_element_emit_text (VlmElement *self, const char *text)
  * @self: an element
  * @error: return location for a #GError
  *
- * Runs the element's prepare method once (later calls return %TRUE at once).
- * Errors are prefixed with the node id.
+ * Runs the element's prepare method, if it has one: it loads what the inputs
+ * set so far ask for and returns at once when that is already loaded.
+ * vlm_element_process() calls it too; calling it first only separates loading
+ * from running. Errors are prefixed with the node id.
  *
  * Returns: %TRUE on success
  */
@@ -600,17 +611,9 @@ gboolean
 vlm_element_prepare (VlmElement *self, GError **error)
 {
   VlmElementClass *klass = VLM_ELEMENT_GET_CLASS (self);
-  VlmElementPrivate *priv = vlm_element_get_instance_private (self);
   GError *local = NULL;
-  if (priv->prepared || !klass->prepare)
-    return TRUE;
-  if (!klass->prepare (self, &local)) {
-    if (!local)
-      local = g_error_new (VLM_ERROR, VLM_ERROR_FAILED, "failed without a reason");
-    g_propagate_prefixed_error (error, local, "node '%s': ", priv->id ? priv->id : "?");
-    return FALSE;
-  }
-  priv->prepared = TRUE;
+  if (klass->prepare && !klass->prepare (self, &local))
+    return fail (self, local, error);
   return TRUE;
 }
 

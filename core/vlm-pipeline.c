@@ -482,8 +482,9 @@ vlm_pipeline_get_cancellable (VlmPipeline *pipeline)
  * @error: return location for a #GError
  *
  * Lets every element load what it needs (weights, tokenizers) before the first
- * run. vlm_pipeline_run() prepares elements that were not prepared yet, so
- * calling this is only needed to time or report loading separately.
+ * run. Each element prepares again before every process (doing nothing when its
+ * inputs did not change), so calling this is only needed to time or report
+ * loading separately.
  *
  * Returns: %TRUE on success
  */
@@ -520,8 +521,7 @@ vlm_pipeline_run (VlmPipeline *pipeline, GCancellable *cancellable, GError **err
     VlmNode *node = g_ptr_array_index (pipeline->desc->nodes, i);
     if (g_cancellable_set_error_if_cancelled (cancellable, error))
       return FALSE;
-    if (!feed_inputs (pipeline, node, FALSE, error) || !vlm_element_prepare (node->element, error)
-        || !vlm_element_process (node->element, error))
+    if (!feed_inputs (pipeline, node, FALSE, error) || !vlm_element_process (node->element, error))
       return FALSE;
   }
   return TRUE;

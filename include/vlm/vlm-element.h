@@ -86,10 +86,13 @@ typedef struct _VlmPipeline VlmPipeline;
  * @parent_class: the parent class
  * @process: consumes the inputs (vlm_element_get_input()) and produces every
  *   output (vlm_element_set_output()); returns %FALSE with @error set on failure
- * @prepare: optional; loads what the element needs before the first run
- *   (weights, tokenizers). Only inputs linked to pipeline values (`@model`,
- *   `@prompt`, ...) are set when it is called. Called once by
- *   vlm_pipeline_prepare(), so that loading is timed apart from running.
+ * @prepare: optional; loads what the element needs (weights, tokenizers) from
+ *   its inputs and keeps it across runs. It is called before every @process (by
+ *   vlm_element_process()) and by vlm_pipeline_prepare(), which times loading
+ *   apart from running and sets only the inputs linked to pipeline values
+ *   (`@model`, `@prompt`, ...); so it must return at once when what it loaded
+ *   still matches its inputs, and load again when they changed (another model
+ *   folder). #VlmModelElement implements it for elements that read a model folder.
  *
  * Subclasses declare metadata and ports in class_init with
  * vlm_element_class_set_metadata() and vlm_element_class_add_port(), and their

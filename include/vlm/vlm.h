@@ -13,6 +13,7 @@
 #include <vlm/vlm-model-dir.h>
 #include <vlm/vlm-patch.h>
 #include <vlm/vlm-element.h>
+#include <vlm/vlm-model-element.h>
 #include <vlm/vlm-plugin.h>
 #include <vlm/vlm-registry.h>
 #include <vlm/vlm-pipeline.h>

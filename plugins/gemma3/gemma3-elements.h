@@ -3,5 +3,5 @@
 
 #include <vlm/vlm.h>
 
-G_DECLARE_FINAL_TYPE (Gemma3Processor, gemma3_processor, GEMMA3, PROCESSOR, VlmElement)
-G_DECLARE_FINAL_TYPE (Gemma3Projector, gemma3_projector, GEMMA3, PROJECTOR, VlmElement)
+G_DECLARE_FINAL_TYPE (Gemma3Processor, gemma3_processor, GEMMA3, PROCESSOR, VlmModelElement)
+G_DECLARE_FINAL_TYPE (Gemma3Projector, gemma3_projector, GEMMA3, PROJECTOR, VlmModelElement)

@@ -18,8 +18,7 @@
 enum { PROP_0, PROP_PAN_AND_SCAN };
 
 struct _Gemma3Processor {
-  VlmElement parent;
-  char *model;             /* the folder the settings and tokenizer were loaded from */
+  VlmModelElement parent;
   gboolean do_resize;
   int width, height;       /* size.width, size.height */
   VlmResample resample;
@@ -34,7 +33,7 @@ struct _Gemma3Processor {
   gint32 image_token_id;
 };
 
-G_DEFINE_FINAL_TYPE (Gemma3Processor, gemma3_processor, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (Gemma3Processor, gemma3_processor, VLM_TYPE_MODEL_ELEMENT)
 
 static const float GEMMA3_MEAN[3] = { 0.5f, 0.5f, 0.5f };
 static const float GEMMA3_STD[3] = { 0.5f, 0.5f, 0.5f };
@@ -72,18 +71,10 @@ load_settings (Gemma3Processor *self, VlmModelDir *dir, GError **error)
 }
 
 static gboolean
-processor_prepare (VlmElement *element, GError **error)
+processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
   Gemma3Processor *self = GEMMA3_PROCESSOR (element);
-  const char *model = vlm_element_get_input_string (element, "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir || !load_settings (self, dir, error))
+  if (!load_settings (self, dir, error))
     return FALSE;
   g_clear_object (&self->tokenizer);
   self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
@@ -96,8 +87,6 @@ processor_prepare (VlmElement *element, GError **error)
     g_clear_object (&self->tokenizer);
     return FALSE;
   }
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -254,7 +243,6 @@ static void
 processor_finalize (GObject *object)
 {
   Gemma3Processor *self = GEMMA3_PROCESSOR (object);
-  g_free (self->model);
   g_clear_object (&self->tokenizer);
   G_OBJECT_CLASS (gemma3_processor_parent_class)->finalize (object);
 }
@@ -267,7 +255,7 @@ gemma3_processor_class_init (Gemma3ProcessorClass *klass)
   oc->finalize = processor_finalize;
   oc->set_property = processor_set_property;
   oc->get_property = processor_get_property;
-  ec->prepare = processor_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
   ec->process = processor_process;
   g_object_class_install_property (oc, PROP_PAN_AND_SCAN,
     g_param_spec_boolean ("do-pan-and-scan", "Pan and scan",
@@ -277,8 +265,6 @@ gemma3_processor_class_init (Gemma3ProcessorClass *klass)
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "Gemma 3 processor",
                                   "Gemma 3 image processing (pan-and-scan), <start_of_image> "
                                   "expansion, tokenization and token types");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "model folder (processor settings, tokenizer)");
   vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, 0,
                               "the rendered chat prompt, one <start_of_image> per image");
   vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET,

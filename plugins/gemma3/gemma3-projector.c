@@ -6,38 +6,27 @@
 #include "weights/weight-binder.h"
 
 struct _Gemma3Projector {
-  VlmElement parent;
-  char *model;          /* the folder the weights came from */
+  VlmModelElement parent;
   gint64 vision_dim, text_dim, tokens;
   float eps;
   VlmTensor *norm;      /* [vision_dim] F32 */
   VlmTensor *proj;      /* [vision_dim, text_dim] F32 */
 };
 
-G_DEFINE_FINAL_TYPE (Gemma3Projector, gemma3_projector, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (Gemma3Projector, gemma3_projector, VLM_TYPE_MODEL_ELEMENT)
 
 static void
 unload (Gemma3Projector *self)
 {
-  g_clear_pointer (&self->model, g_free);
   g_clear_pointer (&self->norm, vlm_tensor_unref);
   g_clear_pointer (&self->proj, vlm_tensor_unref);
 }
 
 static gboolean
-prepare (Gemma3Projector *self, GError **error)
+projector_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
+  Gemma3Projector *self = GEMMA3_PROJECTOR (element);
   unload (self);
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir)
-    return FALSE;
   /* Gemma3Config / SiglipVisionConfig defaults for absent keys. */
   self->vision_dim = vlm_model_dir_get_int (dir, "vision_config", "hidden_size", 1152);
   self->text_dim = vlm_model_dir_get_int (dir, "text_config", "hidden_size", 2304);
@@ -45,7 +34,7 @@ prepare (Gemma3Projector *self, GError **error)
   self->eps = (float) vlm_model_dir_get_double (dir, "vision_config", "layer_norm_eps", 1e-6);
   if (self->vision_dim <= 0 || self->text_dim <= 0 || self->tokens <= 0) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "%s/config.json: the hidden sizes and "
-                 "mm_tokens_per_image must be positive", model);
+                 "mm_tokens_per_image must be positive", vlm_model_dir_get_path (dir));
     return FALSE;
   }
   g_autoptr (VlmWeights) weights = vlm_weights_open (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)),
@@ -62,7 +51,6 @@ prepare (Gemma3Projector *self, GError **error)
     unload (self);
     return FALSE;
   }
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -70,8 +58,6 @@ static gboolean
 projector_process (VlmElement *element, GError **error)
 {
   Gemma3Projector *self = GEMMA3_PROJECTOR (element);
-  if (!prepare (self, error))
-    return FALSE;
   VlmTensor *in = vlm_element_get_input_tensor (element, "vision_hidden");
   gint64 side = 0, k = 0, out_side = 0;
   gboolean ok = in && vlm_tensor_get_ndim (in) == 3
@@ -126,11 +112,10 @@ gemma3_projector_class_init (Gemma3ProjectorClass *klass)
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = gemma3_projector_finalize;
   ec->process = projector_process;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = projector_load;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "Gemma 3 projector",
                                   "Average pooling to mm_tokens_per_image, soft-embedding "
                                   "RMSNorm, projection into the text width");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the model folder");
   vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
                               "F32 [n_images, patches, D_vision] from the vision tower");
   vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,

@@ -5,28 +5,18 @@
 #include "weights/weight-binder.h"
 
 struct _Idefics3Connector {
-  VlmElement parent;
-  char *model;          /* the folder the weights came from */
+  VlmModelElement parent;
   gint64 scale;         /* config scale_factor */
   gint64 vision_dim;
   VlmLinear proj;       /* [D_text, vision_dim * scale^2] */
 };
 
-G_DEFINE_FINAL_TYPE (Idefics3Connector, idefics3_connector, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (Idefics3Connector, idefics3_connector, VLM_TYPE_MODEL_ELEMENT)
 
 static gboolean
-prepare (Idefics3Connector *self, GError **error)
+connector_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir)
-    return FALSE;
+  Idefics3Connector *self = IDEFICS3_CONNECTOR (element);
   /* Idefics3Config defaults: scale_factor 2, vision hidden 1152, text hidden 4096. */
   gint64 scale = vlm_model_dir_get_int (dir, NULL, "scale_factor", 2);
   gint64 vdim = vlm_model_dir_get_int (dir, "vision_config", "hidden_size", 1152);
@@ -34,7 +24,7 @@ prepare (Idefics3Connector *self, GError **error)
   if (scale <= 0 || vdim <= 0 || tdim <= 0) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
                  "%s: scale_factor (%" G_GINT64_FORMAT ") and the hidden sizes must be positive",
-                 model, scale);
+                 vlm_model_dir_get_path (dir), scale);
     return FALSE;
   }
   g_autoptr (VlmWeights) weights = vlm_weights_open (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)),
@@ -54,24 +44,13 @@ prepare (Idefics3Connector *self, GError **error)
   self->proj = proj;
   self->scale = scale;
   self->vision_dim = vdim;
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
-}
-
-/* Loading happens in the pipeline's prepare step, so it is timed apart from encoding. */
-static gboolean
-connector_prepare (VlmElement *element, GError **error)
-{
-  return prepare (IDEFICS3_CONNECTOR (element), error);
 }
 
 static gboolean
 connector_process (VlmElement *element, GError **error)
 {
   Idefics3Connector *self = IDEFICS3_CONNECTOR (element);
-  if (!prepare (self, error))
-    return FALSE;
   VlmTensor *in = vlm_element_get_input_tensor (element, "vision_hidden");
   if (!in) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no vision_hidden tensor");
@@ -116,7 +95,6 @@ idefics3_connector_finalize (GObject *object)
 {
   Idefics3Connector *self = IDEFICS3_CONNECTOR (object);
   vlm_linear_clear (&self->proj);
-  g_free (self->model);
   G_OBJECT_CLASS (idefics3_connector_parent_class)->finalize (object);
 }
 
@@ -126,12 +104,10 @@ idefics3_connector_class_init (Idefics3ConnectorClass *klass)
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = idefics3_connector_finalize;
   ec->process = connector_process;
-  ec->prepare = connector_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = connector_load;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "Idefics3 connector",
                                   "Pixel shuffle by scale_factor, then the linear projection "
                                   "into the text embedding space");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the model folder");
   vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
                               "F32 [n_tiles, patches, D_vision] from the vision tower");
   vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,

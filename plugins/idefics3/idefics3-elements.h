@@ -3,6 +3,6 @@
 
 #include <vlm/vlm.h>
 
-G_DECLARE_FINAL_TYPE (Idefics3Processor, idefics3_processor, IDEFICS3, PROCESSOR, VlmElement)
-G_DECLARE_FINAL_TYPE (SiglipVision, siglip_vision, SIGLIP, VISION, VlmElement)
-G_DECLARE_FINAL_TYPE (Idefics3Connector, idefics3_connector, IDEFICS3, CONNECTOR, VlmElement)
+G_DECLARE_FINAL_TYPE (Idefics3Processor, idefics3_processor, IDEFICS3, PROCESSOR, VlmModelElement)
+G_DECLARE_FINAL_TYPE (SiglipVision, siglip_vision, SIGLIP, VISION, VlmModelElement)
+G_DECLARE_FINAL_TYPE (Idefics3Connector, idefics3_connector, IDEFICS3, CONNECTOR, VlmModelElement)

@@ -4,74 +4,26 @@
 #include "idefics3-elements.h"
 #include "idefics3-image.h"
 
+#include "image/processor-io.h"
+
 struct _Idefics3Processor {
-  VlmElement parent;
-  char *model;             /* the folder the settings and tokenizer were loaded from */
+  VlmModelElement parent;
   Idefics3ImageSettings settings;
   VlmTokenizer *tokenizer;
 };
 
-G_DEFINE_FINAL_TYPE (Idefics3Processor, idefics3_processor, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (Idefics3Processor, idefics3_processor, VLM_TYPE_MODEL_ELEMENT)
 
 static gboolean
-processor_prepare (VlmElement *element, GError **error)
+processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
   Idefics3Processor *self = IDEFICS3_PROCESSOR (element);
-  const char *model = vlm_element_get_input_string (element, "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
-  idefics3_image_settings_init (&self->settings);
+  const char *model = vlm_model_dir_get_path (dir);
   if (!idefics3_image_settings_load (&self->settings, model, error))
     return FALSE;
   g_clear_object (&self->tokenizer);
   self->tokenizer = vlm_tokenizer_new_from_dir (model, error);
-  if (!self->tokenizer)
-    return FALSE;
-  g_free (self->model);
-  self->model = g_strdup (model);
-  return TRUE;
-}
-
-/* Rebuilds the loader's images with their Pillow modes (RGB when modes are not linked). */
-static GPtrArray *
-collect_images (VlmElement *element, GError **error)
-{
-  VlmTensorSet *set = vlm_element_get_input_tensor_set (element, "images");
-  const GValue *mv = vlm_element_get_input (element, "modes");
-  const char *const *modes = mv ? g_value_get_boxed (mv) : NULL;
-  GPtrArray *images = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_image_unref);
-  for (guint i = 0; set && i < vlm_tensor_set_get_size (set); i++) {
-    VlmTensor *pixels = vlm_tensor_set_get_nth (set, i);
-    VlmImageMode mode = VLM_IMAGE_MODE_RGB;
-    if (modes && modes[i] && !vlm_image_mode_from_string (modes[i], &mode)) {
-      g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "image %u: unknown mode '%s'", i, modes[i]);
-      g_ptr_array_unref (images);
-      return NULL;
-    }
-    VlmImage *image = vlm_image_new (mode, pixels, error);
-    if (!image) {
-      g_prefix_error (error, "image %u: ", i);
-      g_ptr_array_unref (images);
-      return NULL;
-    }
-    g_ptr_array_add (images, image);
-  }
-  return images;
-}
-
-static VlmTensor *
-ids_tensor (const gint32 *ids, gsize n, gboolean ones)
-{
-  gint64 shape[] = { 1, (gint64) n };
-  VlmTensor *t = vlm_tensor_new (VLM_DTYPE_I64, 2, shape);
-  gint64 *d = vlm_tensor_get_data_mut (t);
-  for (gsize i = 0; i < n; i++)
-    d[i] = ones ? 1 : ids[i];
-  return t;
+  return self->tokenizer != NULL;
 }
 
 static gboolean
@@ -79,7 +31,7 @@ processor_process (VlmElement *element, GError **error)
 {
   Idefics3Processor *self = IDEFICS3_PROCESSOR (element);
   const char *text = vlm_element_get_input_string (element, "text");
-  g_autoptr (GPtrArray) images = collect_images (element, error);
+  g_autoptr (GPtrArray) images = vlm_processor_collect_images (element, FALSE, error);
   if (!images)
     return FALSE;
   Idefics3ImageBatch batch = { 0 };
@@ -96,8 +48,8 @@ processor_process (VlmElement *element, GError **error)
   gsize n = 0;
   /* The template writes every special token itself: no BOS from the tokenizer. */
   g_autofree gint32 *ids = vlm_tokenizer_encode (self->tokenizer, expanded, FALSE, &n);
-  g_autoptr (VlmTensor) input_ids = ids_tensor (ids, n, FALSE);
-  g_autoptr (VlmTensor) attention_mask = ids_tensor (ids, n, TRUE);
+  g_autoptr (VlmTensor) input_ids = vlm_processor_ids_tensor (ids, n);
+  g_autoptr (VlmTensor) attention_mask = vlm_processor_filled (n, 1);
   vlm_element_set_output_tensor (element, "input_ids", input_ids);
   vlm_element_set_output_tensor (element, "attention_mask", attention_mask);
   vlm_element_set_output_string (element, "prompt", expanded);
@@ -113,7 +65,6 @@ static void
 processor_finalize (GObject *object)
 {
   Idefics3Processor *self = IDEFICS3_PROCESSOR (object);
-  g_free (self->model);
   g_clear_object (&self->tokenizer);
   G_OBJECT_CLASS (idefics3_processor_parent_class)->finalize (object);
 }
@@ -123,12 +74,10 @@ idefics3_processor_class_init (Idefics3ProcessorClass *klass)
 {
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = processor_finalize;
-  ec->prepare = processor_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
   ec->process = processor_process;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "Idefics3 processor",
                                   "Idefics3/SmolVLM image tiles, prompt expansion and tokenization");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "model folder (processor settings, tokenizer)");
   vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, 0,
                               "the rendered chat prompt, one <image> per image");
   vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET,

@@ -8,14 +8,13 @@
 #include <string.h>
 
 struct _SiglipVision {
-  VlmElement parent;
+  VlmModelElement parent;
   gint64 batch_size;
-  char *model;              /* the folder the weights came from */
   gboolean keep_one;        /* SmolVLM keeps the first tile when all are padding */
   VlmVisionEncoder *enc;
 };
 
-G_DEFINE_FINAL_TYPE (SiglipVision, siglip_vision, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (SiglipVision, siglip_vision, VLM_TYPE_MODEL_ELEMENT)
 
 enum { PROP_0, PROP_BATCH_SIZE, N_PROPS };
 
@@ -46,18 +45,9 @@ read_config (VlmModelDir *dir, VlmVisionConfig *cfg, GError **error)
 }
 
 static gboolean
-prepare (SiglipVision *self, GError **error)
+siglip_vision_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->enc && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir)
-    return FALSE;
+  SiglipVision *self = SIGLIP_VISION (element);
   VlmVisionConfig cfg = { 0 };
   if (!read_config (dir, &cfg, error))
     return FALSE;
@@ -74,8 +64,6 @@ prepare (SiglipVision *self, GError **error)
     return FALSE;
   g_clear_pointer (&self->enc, vlm_vision_encoder_free);
   self->enc = enc;
-  g_free (self->model);
-  self->model = g_strdup (model);
   self->keep_one = g_strcmp0 (vlm_model_dir_get_model_type (dir), "smolvlm") == 0;
   return TRUE;
 }
@@ -116,19 +104,10 @@ all_zero (const float *v, gint64 n)
   return TRUE;
 }
 
-/* Loading happens in the pipeline's prepare step, so it is timed apart from encoding. */
-static gboolean
-siglip_vision_prepare (VlmElement *element, GError **error)
-{
-  return prepare (SIGLIP_VISION (element), error);
-}
-
 static gboolean
 siglip_vision_process (VlmElement *element, GError **error)
 {
   SiglipVision *self = SIGLIP_VISION (element);
-  if (!prepare (self, error))
-    return FALSE;
   const VlmVisionConfig *cfg = &self->enc->cfg;
   VlmTensor *pv_in = vlm_element_get_input_tensor (element, "pixel_values");
   VlmTensor *mask_in = vlm_element_get_input_tensor (element, "pixel_attention_mask");
@@ -235,7 +214,6 @@ siglip_vision_finalize (GObject *object)
 {
   SiglipVision *self = SIGLIP_VISION (object);
   g_clear_pointer (&self->enc, vlm_vision_encoder_free);
-  g_free (self->model);
   G_OBJECT_CLASS (siglip_vision_parent_class)->finalize (object);
 }
 
@@ -248,7 +226,7 @@ siglip_vision_class_init (SiglipVisionClass *klass)
   oc->set_property = siglip_vision_set_property;
   oc->finalize = siglip_vision_finalize;
   ec->process = siglip_vision_process;
-  ec->prepare = siglip_vision_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = siglip_vision_load;
   g_object_class_install_property (
     oc, PROP_BATCH_SIZE,
     g_param_spec_int64 ("batch-size", "Batch size",
@@ -258,8 +236,6 @@ siglip_vision_class_init (SiglipVisionClass *klass)
                                   "SigLIP encoder (Idefics3 / SmolVLM, PaliGemma, Gemma 3): "
                                   "images or tiles to patch features (padding tiles dropped, "
                                   "padded patches masked)");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the model folder");
   vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
                               "tiles, F32 [n_tiles, C, H, W] (or [1, n_tiles, C, H, W])");
   vlm_element_class_add_port (ec, "pixel_attention_mask", VLM_PORT_INPUT, VLM_TYPE_TENSOR,

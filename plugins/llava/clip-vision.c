@@ -8,14 +8,13 @@
 #include <string.h>
 
 struct _ClipVision {
-  VlmElement parent;
-  char *model;              /* the folder the weights came from */
+  VlmModelElement parent;
   gint64 layers_run;        /* hidden-state index = layers to run */
   gboolean drop_cls;
   VlmVisionEncoder *enc;
 };
 
-G_DEFINE_FINAL_TYPE (ClipVision, clip_vision, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (ClipVision, clip_vision, VLM_TYPE_MODEL_ELEMENT)
 
 /* CLIPVisionConfig defaults for absent keys. */
 static gboolean
@@ -77,18 +76,9 @@ read_selection (VlmModelDir *dir, gint64 n_layers, gint64 *layers_run, gboolean 
 }
 
 static gboolean
-prepare (ClipVision *self, GError **error)
+clip_vision_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->enc && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir)
-    return FALSE;
+  ClipVision *self = CLIP_VISION (element);
   VlmVisionConfig cfg = { 0 };
   gint64 layers_run = 0;
   gboolean drop_cls = TRUE;
@@ -109,8 +99,6 @@ prepare (ClipVision *self, GError **error)
   self->enc = enc;
   self->layers_run = layers_run;
   self->drop_cls = drop_cls;
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -118,8 +106,6 @@ static gboolean
 clip_vision_process (VlmElement *element, GError **error)
 {
   ClipVision *self = CLIP_VISION (element);
-  if (!prepare (self, error))
-    return FALSE;
   const VlmVisionConfig *cfg = &self->enc->cfg;
   VlmTensor *in = vlm_element_get_input_tensor (element, "pixel_values");
   const gint64 *s = in ? vlm_tensor_get_shape (in, NULL) : NULL;
@@ -157,7 +143,6 @@ clip_vision_finalize (GObject *object)
 {
   ClipVision *self = CLIP_VISION (object);
   g_clear_pointer (&self->enc, vlm_vision_encoder_free);
-  g_free (self->model);
   G_OBJECT_CLASS (clip_vision_parent_class)->finalize (object);
 }
 
@@ -167,12 +152,11 @@ clip_vision_class_init (ClipVisionClass *klass)
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = clip_vision_finalize;
   ec->process = clip_vision_process;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = clip_vision_load;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_VISION_TOWER, "CLIP vision tower",
                                   "CLIP encoder (class token, pre-LayerNorm) read at "
                                   "vision_feature_layer, class row dropped or kept by "
                                   "vision_feature_select_strategy");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the model folder");
   vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
                               "F32 [n_images, C, image_size, image_size]");
   vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,

@@ -3,6 +3,6 @@
 
 #include <vlm/vlm.h>
 
-G_DECLARE_FINAL_TYPE (LlavaProcessor, llava_processor, LLAVA, PROCESSOR, VlmElement)
-G_DECLARE_FINAL_TYPE (ClipVision, clip_vision, CLIP, VISION, VlmElement)
-G_DECLARE_FINAL_TYPE (LlavaProjector, llava_projector, LLAVA, PROJECTOR, VlmElement)
+G_DECLARE_FINAL_TYPE (LlavaProcessor, llava_processor, LLAVA, PROCESSOR, VlmModelElement)
+G_DECLARE_FINAL_TYPE (ClipVision, clip_vision, CLIP, VISION, VlmModelElement)
+G_DECLARE_FINAL_TYPE (LlavaProjector, llava_projector, LLAVA, PROJECTOR, VlmModelElement)

@@ -8,8 +8,7 @@
 #include "image/processor-settings.h"
 
 struct _LlavaProcessor {
-  VlmElement parent;
-  char *model;             /* the folder the settings and tokenizer were loaded from */
+  VlmModelElement parent;
   gboolean do_resize;
   int shortest_edge;       /* size.shortest_edge */
   VlmResample resample;
@@ -23,7 +22,7 @@ struct _LlavaProcessor {
   VlmTokenizer *tokenizer;
 };
 
-G_DEFINE_FINAL_TYPE (LlavaProcessor, llava_processor, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (LlavaProcessor, llava_processor, VLM_TYPE_MODEL_ELEMENT)
 
 /* CLIPImageProcessor's defaults (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD). */
 static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
@@ -67,25 +66,15 @@ load_settings (LlavaProcessor *self, VlmModelDir *dir, GError **error)
 }
 
 static gboolean
-processor_prepare (VlmElement *element, GError **error)
+processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
   LlavaProcessor *self = LLAVA_PROCESSOR (element);
-  const char *model = vlm_element_get_input_string (element, "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir || !load_settings (self, dir, error))
+  if (!load_settings (self, dir, error))
     return FALSE;
   g_clear_object (&self->tokenizer);
   self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
   if (!self->tokenizer)
     return FALSE;
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -184,7 +173,6 @@ static void
 processor_finalize (GObject *object)
 {
   LlavaProcessor *self = LLAVA_PROCESSOR (object);
-  g_free (self->model);
   g_free (self->image_token);
   g_free (self->strategy);
   g_clear_object (&self->tokenizer);
@@ -196,12 +184,10 @@ llava_processor_class_init (LlavaProcessorClass *klass)
 {
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = processor_finalize;
-  ec->prepare = processor_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
   ec->process = processor_process;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "LLaVA processor",
                                   "CLIP image processing, <image> expansion and tokenization");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "model folder (processor settings, tokenizer)");
   vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, 0,
                               "the rendered chat prompt, one <image> per image");
   vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET,

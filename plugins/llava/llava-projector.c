@@ -5,28 +5,19 @@
 #include "weights/weight-binder.h"
 
 struct _LlavaProjector {
-  VlmElement parent;
-  char *model;          /* the folder the weights came from */
+  VlmModelElement parent;
   gint64 vision_dim, text_dim;
   VlmActivation act;
   VlmLinear l1, l2;     /* [text, vision], [text, text], with biases */
 };
 
-G_DEFINE_FINAL_TYPE (LlavaProjector, llava_projector, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (LlavaProjector, llava_projector, VLM_TYPE_MODEL_ELEMENT)
 
 static gboolean
-prepare (LlavaProjector *self, GError **error)
+projector_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir)
-    return FALSE;
+  LlavaProjector *self = LLAVA_PROJECTOR (element);
+  const char *model = vlm_model_dir_get_path (dir);
   /* LlavaConfig defaults: CLIP ViT-L (1024) into Llama (4096), GELU. */
   gint64 vdim = vlm_model_dir_get_int (dir, "vision_config", "hidden_size", 1024);
   gint64 tdim = vlm_model_dir_get_int (dir, "text_config", "hidden_size", 4096);
@@ -64,8 +55,6 @@ prepare (LlavaProjector *self, GError **error)
   self->act = act;
   self->vision_dim = vdim;
   self->text_dim = tdim;
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -73,8 +62,6 @@ static gboolean
 projector_process (VlmElement *element, GError **error)
 {
   LlavaProjector *self = LLAVA_PROJECTOR (element);
-  if (!prepare (self, error))
-    return FALSE;
   VlmTensor *in = vlm_element_get_input_tensor (element, "vision_hidden");
   if (!in || vlm_tensor_get_ndim (in) != 3 || !vlm_dtype_is_float (vlm_tensor_get_dtype (in))
       || vlm_tensor_get_dim (in, 2) != self->vision_dim) {
@@ -106,7 +93,6 @@ llava_projector_finalize (GObject *object)
   LlavaProjector *self = LLAVA_PROJECTOR (object);
   vlm_linear_clear (&self->l1);
   vlm_linear_clear (&self->l2);
-  g_free (self->model);
   G_OBJECT_CLASS (llava_projector_parent_class)->finalize (object);
 }
 
@@ -116,11 +102,10 @@ llava_projector_class_init (LlavaProjectorClass *klass)
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = llava_projector_finalize;
   ec->process = projector_process;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = projector_load;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "LLaVA projector",
                                   "Two-layer MLP (linear, projector_hidden_act, linear) into the "
                                   "text width");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the model folder");
   vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
                               "F32 [n_images, tokens, D_vision] from the vision tower");
   vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,

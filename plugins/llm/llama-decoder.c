@@ -8,28 +8,24 @@
 #include <string.h>
 
 struct _VlmLlamaDecoder {
-  VlmElement parent;
+  VlmModelElement parent;
   gint max_tokens;
   gboolean ignore_eos, stream;
   GStrv stop;
-  /* loaded lazily from the "model" input */
-  char *model_path;
-  VlmModelDir *dir;
+  /* loaded from the "model" input */
   VlmDecoder *dec;
   VlmTokenizer *tokenizer;
   gint64 *eos_ids;
   guint n_eos;
 };
 
-G_DEFINE_FINAL_TYPE (VlmLlamaDecoder, vlm_llama_decoder, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (VlmLlamaDecoder, vlm_llama_decoder, VLM_TYPE_MODEL_ELEMENT)
 
 enum { PROP_0, PROP_MAX_TOKENS, PROP_IGNORE_EOS, PROP_STOP, PROP_STREAM, N_PROPS };
 
 static void
 unload (VlmLlamaDecoder *self)
 {
-  g_clear_pointer (&self->model_path, g_free);
-  g_clear_object (&self->dir);
   g_clear_pointer (&self->dec, vlm_decoder_free);
   g_clear_object (&self->tokenizer);
   g_clear_pointer (&self->eos_ids, g_free);
@@ -37,41 +33,23 @@ unload (VlmLlamaDecoder *self)
 }
 
 static gboolean
-ensure_loaded (VlmLlamaDecoder *self, GError **error)
+llama_decoder_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "llama-decoder: no model folder on "
-                 "input \"model\"");
-    return FALSE;
-  }
-  if (self->dec && g_strcmp0 (model, self->model_path) == 0)
-    return TRUE;
+  VlmLlamaDecoder *self = VLM_LLAMA_DECODER (element);
   unload (self);
-  self->dir = vlm_model_dir_new (model, error);
-  if (!self->dir)
-    return FALSE;
-  self->dec = vlm_decoder_load (self->dir, vlm_element_get_pipeline (VLM_ELEMENT (self)), error);
+  self->dec = vlm_decoder_load (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)), error);
   if (self->dec)
-    self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (self->dir), error);
+    self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
   if (!self->dec || !self->tokenizer) {
     unload (self);
     return FALSE;
   }
-  self->eos_ids = vlm_model_dir_get_eos_token_ids (self->dir, &self->n_eos);
+  self->eos_ids = vlm_model_dir_get_eos_token_ids (dir, &self->n_eos);
   if (self->n_eos == 0 && vlm_tokenizer_get_eos_id (self->tokenizer) >= 0) {
     self->eos_ids[0] = vlm_tokenizer_get_eos_id (self->tokenizer);
     self->n_eos = 1;
   }
-  self->model_path = g_strdup (model);
   return TRUE;
-}
-
-static gboolean
-llama_decoder_prepare (VlmElement *element, GError **error)
-{
-  return !vlm_element_has_input (element, "model")
-         || ensure_loaded (VLM_LLAMA_DECODER (element), error);
 }
 
 /* The tensors that reach the merge step, after the pipeline's `before-merge` patches.
@@ -240,8 +218,6 @@ static gboolean
 llama_decoder_process (VlmElement *element, GError **error)
 {
   VlmLlamaDecoder *self = VLM_LLAMA_DECODER (element);
-  if (!ensure_loaded (self, error))
-    return FALSE;
   const VlmDecoderConfig *c = &self->dec->cfg;
   g_autoptr (VlmTensor) ids0 = read_ids (vlm_element_get_input_tensor (element, "input_ids"),
                                          error);
@@ -287,9 +263,9 @@ llama_decoder_process (VlmElement *element, GError **error)
 
   g_autoptr (VlmTensor) hidden = vlm_tensor_new (VLM_DTYPE_F32, 2, (gint64[]) { n, c->hidden });
   g_autoptr (VlmTensor) logits = vlm_tensor_new (VLM_DTYPE_F32, 1, (gint64[]) { c->vocab });
+  VlmModelDir *dir = vlm_model_element_get_dir (VLM_MODEL_ELEMENT (self));
   g_autoptr (VlmSampler) sampler = vlm_sampler_new_for_generation (
-      vlm_element_get_input_object (element, "sampler"),
-      vlm_model_dir_get_generation_config (self->dir));
+      vlm_element_get_input_object (element, "sampler"), vlm_model_dir_get_generation_config (dir));
   VlmGenerateOptions opts = {
     .max_tokens = self->max_tokens, .ignore_eos = self->ignore_eos,
     .eos_ids = self->eos_ids, .n_eos = self->n_eos, .stop = (const char *const *) self->stop,
@@ -361,7 +337,7 @@ vlm_llama_decoder_class_init (VlmLlamaDecoderClass *klass)
   oc->get_property = llama_decoder_get_property;
   oc->finalize = llama_decoder_finalize;
   ec->process = llama_decoder_process;
-  ec->prepare = llama_decoder_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = llama_decoder_load;
   GParamFlags f = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (oc, PROP_MAX_TOKENS,
       g_param_spec_int ("max-tokens", "Max tokens", "Most tokens to generate", 0, 1 << 20, 256,
@@ -398,7 +374,6 @@ vlm_llama_decoder_class_init (VlmLlamaDecoderClass *klass)
       "I64 [1, 1]: generated token i sits at position L + i + rope_deltas (M-RoPE)" },
     { "sampler", VLM_PORT_INPUT, VLM_TYPE_SAMPLER, VLM_PORT_FLAG_OPTIONAL,
       "sampling settings (default: generation_config.json, greedy unless do_sample)" },
-    { "model", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_NONE, "the model folder" },
     { "text", VLM_PORT_OUTPUT, G_TYPE_STRING, VLM_PORT_FLAG_NONE,
       "generated text, without the stop token or stop string" },
     { "tokens", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, VLM_PORT_FLAG_NONE,

@@ -3,5 +3,5 @@
 
 #include <vlm/vlm.h>
 
-G_DECLARE_FINAL_TYPE (VlmLlamaDecoder, vlm_llama_decoder, VLM, LLAMA_DECODER, VlmElement)
+G_DECLARE_FINAL_TYPE (VlmLlamaDecoder, vlm_llama_decoder, VLM, LLAMA_DECODER, VlmModelElement)
 G_DECLARE_FINAL_TYPE (VlmSamplerElement, vlm_sampler_element, VLM, SAMPLER_ELEMENT, VlmElement)

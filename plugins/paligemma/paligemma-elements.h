@@ -3,5 +3,7 @@
 
 #include <vlm/vlm.h>
 
-G_DECLARE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, PALIGEMMA, PROCESSOR, VlmElement)
-G_DECLARE_FINAL_TYPE (PaligemmaProjector, paligemma_projector, PALIGEMMA, PROJECTOR, VlmElement)
+G_DECLARE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, PALIGEMMA, PROCESSOR,
+                      VlmModelElement)
+G_DECLARE_FINAL_TYPE (PaligemmaProjector, paligemma_projector, PALIGEMMA, PROJECTOR,
+                      VlmModelElement)

@@ -12,8 +12,7 @@
 #define IMAGE_TOKEN "<image>"
 
 struct _PaligemmaProcessor {
-  VlmElement parent;
-  char *model;             /* the folder the settings and tokenizer were loaded from */
+  VlmModelElement parent;
   gboolean do_resize;
   int width, height;       /* size.width, size.height */
   VlmResample resample;
@@ -22,7 +21,7 @@ struct _PaligemmaProcessor {
   VlmTokenizer *tokenizer;
 };
 
-G_DEFINE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, VLM_TYPE_MODEL_ELEMENT)
 
 /* SiglipImageProcessor's constructor defaults (IMAGENET_STANDARD mean/std). */
 static const float SIGLIP_MEAN[3] = { 0.5f, 0.5f, 0.5f };
@@ -55,18 +54,10 @@ load_settings (PaligemmaProcessor *self, VlmModelDir *dir, GError **error)
 }
 
 static gboolean
-processor_prepare (VlmElement *element, GError **error)
+processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
   PaligemmaProcessor *self = PALIGEMMA_PROCESSOR (element);
-  const char *model = vlm_element_get_input_string (element, "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir || !load_settings (self, dir, error))
+  if (!load_settings (self, dir, error))
     return FALSE;
   g_clear_object (&self->tokenizer);
   self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
@@ -78,8 +69,6 @@ processor_prepare (VlmElement *element, GError **error)
     g_clear_object (&self->tokenizer);
     return FALSE;
   }
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -148,7 +137,6 @@ static void
 processor_finalize (GObject *object)
 {
   PaligemmaProcessor *self = PALIGEMMA_PROCESSOR (object);
-  g_free (self->model);
   g_clear_object (&self->tokenizer);
   G_OBJECT_CLASS (paligemma_processor_parent_class)->finalize (object);
 }
@@ -158,13 +146,11 @@ paligemma_processor_class_init (PaligemmaProcessorClass *klass)
 {
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = processor_finalize;
-  ec->prepare = processor_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
   ec->process = processor_process;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "PaliGemma processor",
                                   "SigLIP image processing, PaliGemma prompt format and "
                                   "tokenization");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "model folder (processor settings, tokenizer)");
   vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_OPTIONAL,
                               "the prompt (no chat template)");
   vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET, 0,

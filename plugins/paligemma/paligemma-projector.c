@@ -9,34 +9,25 @@
 #include <math.h>
 
 struct _PaligemmaProjector {
-  VlmElement parent;
-  char *model;          /* the folder the weights came from */
+  VlmModelElement parent;
   gint64 vision_dim, text_dim;
   VlmLinear proj;       /* [text_dim, vision_dim] with bias */
 };
 
-G_DEFINE_FINAL_TYPE (PaligemmaProjector, paligemma_projector, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (PaligemmaProjector, paligemma_projector, VLM_TYPE_MODEL_ELEMENT)
 
 static gboolean
-prepare (PaligemmaProjector *self, GError **error)
+projector_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir)
-    return FALSE;
+  PaligemmaProjector *self = PALIGEMMA_PROJECTOR (element);
   /* PaliGemmaConfig: the projection maps the vision width to projection_dim, which
    * equals the text hidden size (2048 in the released checkpoints). */
   gint64 vdim = vlm_model_dir_get_int (dir, "vision_config", "hidden_size", 768);
   gint64 tdim = vlm_model_dir_get_int (dir, "text_config", "hidden_size", 2048);
   if (vdim <= 0 || tdim <= 0) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
-                 "%s/config.json: the vision and text hidden sizes must be positive", model);
+                 "%s/config.json: the vision and text hidden sizes must be positive",
+                 vlm_model_dir_get_path (dir));
     return FALSE;
   }
   g_autoptr (VlmWeights) weights = vlm_weights_open (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)),
@@ -56,8 +47,6 @@ prepare (PaligemmaProjector *self, GError **error)
   self->proj = proj;
   self->vision_dim = vdim;
   self->text_dim = tdim;
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -65,8 +54,6 @@ static gboolean
 projector_process (VlmElement *element, GError **error)
 {
   PaligemmaProjector *self = PALIGEMMA_PROJECTOR (element);
-  if (!prepare (self, error))
-    return FALSE;
   VlmTensor *in = vlm_element_get_input_tensor (element, "vision_hidden");
   if (!in || vlm_tensor_get_ndim (in) != 3 || !vlm_dtype_is_float (vlm_tensor_get_dtype (in))
       || vlm_tensor_get_dim (in, 2) != self->vision_dim) {
@@ -96,7 +83,6 @@ paligemma_projector_finalize (GObject *object)
 {
   PaligemmaProjector *self = PALIGEMMA_PROJECTOR (object);
   vlm_linear_clear (&self->proj);
-  g_free (self->model);
   G_OBJECT_CLASS (paligemma_projector_parent_class)->finalize (object);
 }
 
@@ -106,11 +92,10 @@ paligemma_projector_class_init (PaligemmaProjectorClass *klass)
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = paligemma_projector_finalize;
   ec->process = projector_process;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = projector_load;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "PaliGemma projector",
                                   "Linear projection of the SigLIP features into the text width, "
                                   "divided by sqrt(text hidden)");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the model folder");
   vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
                               "F32 [n_images, patches, D_vision] from the vision tower");
   vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,

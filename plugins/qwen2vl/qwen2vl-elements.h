@@ -3,7 +3,7 @@
 
 #include <vlm/vlm.h>
 
-G_DECLARE_FINAL_TYPE (Qwen2vlProcessor, qwen2vl_processor, QWEN2VL, PROCESSOR, VlmElement)
+G_DECLARE_FINAL_TYPE (Qwen2vlProcessor, qwen2vl_processor, QWEN2VL, PROCESSOR, VlmModelElement)
 G_DECLARE_FINAL_TYPE (Qwen2vlVisionElement, qwen2vl_vision_element, QWEN2VL, VISION_ELEMENT,
-                      VlmElement)
-G_DECLARE_FINAL_TYPE (Qwen2vlRopeIndex, qwen2vl_rope_index, QWEN2VL, ROPE_INDEX, VlmElement)
+                      VlmModelElement)
+G_DECLARE_FINAL_TYPE (Qwen2vlRopeIndex, qwen2vl_rope_index, QWEN2VL, ROPE_INDEX, VlmModelElement)

@@ -13,8 +13,7 @@
 enum { PROP_0, PROP_MIN_PIXELS, PROP_MAX_PIXELS };
 
 struct _Qwen2vlProcessor {
-  VlmElement parent;
-  char *model;             /* the folder the settings and tokenizer were loaded from */
+  VlmModelElement parent;
   gboolean do_resize;
   VlmResample resample;
   VlmImageNormalize norm;
@@ -25,7 +24,7 @@ struct _Qwen2vlProcessor {
   VlmTokenizer *tokenizer;
 };
 
-G_DEFINE_FINAL_TYPE (Qwen2vlProcessor, qwen2vl_processor, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (Qwen2vlProcessor, qwen2vl_processor, VLM_TYPE_MODEL_ELEMENT)
 
 static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
 static const float CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
@@ -61,27 +60,17 @@ load_settings (Qwen2vlProcessor *self, VlmModelDir *dir, GError **error)
 }
 
 static gboolean
-processor_prepare (VlmElement *element, GError **error)
+processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
   Qwen2vlProcessor *self = QWEN2VL_PROCESSOR (element);
-  const char *model = vlm_element_get_input_string (element, "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
   g_free (self->image_token);
   self->image_token = g_strdup ("<|image_pad|>");
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir || !load_settings (self, dir, error))
+  if (!load_settings (self, dir, error))
     return FALSE;
   g_clear_object (&self->tokenizer);
   self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
   if (!self->tokenizer)
     return FALSE;
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -242,7 +231,6 @@ static void
 processor_finalize (GObject *object)
 {
   Qwen2vlProcessor *self = QWEN2VL_PROCESSOR (object);
-  g_free (self->model);
   g_free (self->image_token);
   g_clear_object (&self->tokenizer);
   G_OBJECT_CLASS (qwen2vl_processor_parent_class)->finalize (object);
@@ -256,7 +244,7 @@ qwen2vl_processor_class_init (Qwen2vlProcessorClass *klass)
   oc->finalize = processor_finalize;
   oc->set_property = processor_set_property;
   oc->get_property = processor_get_property;
-  ec->prepare = processor_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
   ec->process = processor_process;
   g_object_class_install_property (oc, PROP_MIN_PIXELS,
     g_param_spec_uint64 ("min-pixels", "Minimum pixels",
@@ -269,8 +257,6 @@ qwen2vl_processor_class_init (Qwen2vlProcessorClass *klass)
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "Qwen2-VL processor",
                                   "Qwen2-VL / Qwen2.5-VL native-resolution patches, "
                                   "<|image_pad|> expansion and tokenization");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "model folder (processor settings, tokenizer)");
   vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, 0,
                               "the rendered chat prompt, one <|image_pad|> per image");
   vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET,

@@ -9,27 +9,17 @@
 #include <string.h>
 
 struct _Qwen2vlRopeIndex {
-  VlmElement parent;
-  char *model;
+  VlmModelElement parent;
   gint64 image_token, vision_start, merge;
   gboolean qwen25;          /* images sit at temporal position 0 (no frame rate) */
 };
 
-G_DEFINE_FINAL_TYPE (Qwen2vlRopeIndex, qwen2vl_rope_index, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (Qwen2vlRopeIndex, qwen2vl_rope_index, VLM_TYPE_MODEL_ELEMENT)
 
 static gboolean
-ensure_loaded (Qwen2vlRopeIndex *self, GError **error)
+rope_index_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->model && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir)
-    return FALSE;
+  Qwen2vlRopeIndex *self = QWEN2VL_ROPE_INDEX (element);
   self->image_token = vlm_model_dir_get_int (dir, NULL, "image_token_id", 151655);
   self->vision_start = vlm_model_dir_get_int (dir, NULL, "vision_start_token_id", 151652);
   self->merge = vlm_model_dir_get_int (dir, "vision_config", "spatial_merge_size", 2);
@@ -37,11 +27,9 @@ ensure_loaded (Qwen2vlRopeIndex *self, GError **error)
   if (self->merge <= 0 || self->merge > 64) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
                  "%s/config.json: vision_config.spatial_merge_size %" G_GINT64_FORMAT
-                 " is out of range", model, self->merge);
+                 " is out of range", vlm_model_dir_get_path (dir), self->merge);
     return FALSE;
   }
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
 }
 
@@ -121,8 +109,6 @@ static gboolean
 rope_index_process (VlmElement *element, GError **error)
 {
   Qwen2vlRopeIndex *self = QWEN2VL_ROPE_INDEX (element);
-  if (!ensure_loaded (self, error))
-    return FALSE;
   g_autoptr (VlmTensor) ids = read_i64 (vlm_element_get_input_tensor (element, "input_ids"),
                                         "input_ids", 0, error);
   if (!ids)
@@ -178,23 +164,14 @@ rope_index_process (VlmElement *element, GError **error)
 }
 
 static void
-rope_index_finalize (GObject *object)
-{
-  g_free (QWEN2VL_ROPE_INDEX (object)->model);
-  G_OBJECT_CLASS (qwen2vl_rope_index_parent_class)->finalize (object);
-}
-
-static void
 qwen2vl_rope_index_class_init (Qwen2vlRopeIndexClass *klass)
 {
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
-  G_OBJECT_CLASS (klass)->finalize = rope_index_finalize;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = rope_index_load;
   ec->process = rope_index_process;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_OTHER, "Qwen2-VL rope index",
                                   "M-RoPE (temporal, height, width) positions of a prompt from "
                                   "its image grids, and the offset decoding continues with");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the model folder (token ids, merge size)");
   vlm_element_class_add_port (ec, "input_ids", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
                               "I64 [1, L] prompt ids with expanded image tokens");
   vlm_element_class_add_port (ec, "image_grid_thw", VLM_PORT_INPUT, VLM_TYPE_TENSOR,

@@ -5,26 +5,16 @@
 #include "qwen2vl-vision-model.h"
 
 struct _Qwen2vlVisionElement {
-  VlmElement parent;
-  char *model;              /* the folder the weights came from */
+  VlmModelElement parent;
   Qwen2vlVision *vision;
 };
 
-G_DEFINE_FINAL_TYPE (Qwen2vlVisionElement, qwen2vl_vision_element, VLM_TYPE_ELEMENT)
+G_DEFINE_FINAL_TYPE (Qwen2vlVisionElement, qwen2vl_vision_element, VLM_TYPE_MODEL_ELEMENT)
 
 static gboolean
-ensure_loaded (Qwen2vlVisionElement *self, GError **error)
+vision_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  const char *model = vlm_element_get_input_string (VLM_ELEMENT (self), "model");
-  if (!model) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "no model folder (link \"model\" to @model)");
-    return FALSE;
-  }
-  if (self->vision && g_str_equal (self->model, model))
-    return TRUE;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (model, error);
-  if (!dir)
-    return FALSE;
+  Qwen2vlVisionElement *self = QWEN2VL_VISION_ELEMENT (element);
   Qwen2vlVisionConfig cfg;
   if (!qwen2vl_vision_config_load (&cfg, dir, error)) {
     g_free (cfg.full_attention);
@@ -39,16 +29,7 @@ ensure_loaded (Qwen2vlVisionElement *self, GError **error)
   }
   g_clear_pointer (&self->vision, qwen2vl_vision_free);
   self->vision = vision;
-  g_free (self->model);
-  self->model = g_strdup (model);
   return TRUE;
-}
-
-static gboolean
-vision_prepare (VlmElement *element, GError **error)
-{
-  return !vlm_element_has_input (element, "model")
-         || ensure_loaded (QWEN2VL_VISION_ELEMENT (element), error);
 }
 
 static VlmTensor *
@@ -70,8 +51,6 @@ static gboolean
 vision_process (VlmElement *element, GError **error)
 {
   Qwen2vlVisionElement *self = QWEN2VL_VISION_ELEMENT (element);
-  if (!ensure_loaded (self, error))
-    return FALSE;
   const Qwen2vlVisionConfig *c = &self->vision->cfg;
   VlmTensor *pv_in = vlm_element_get_input_tensor (element, "pixel_values");
   /* A prompt without images: nothing to encode. */
@@ -113,7 +92,6 @@ vision_finalize (GObject *object)
 {
   Qwen2vlVisionElement *self = QWEN2VL_VISION_ELEMENT (object);
   g_clear_pointer (&self->vision, qwen2vl_vision_free);
-  g_free (self->model);
   G_OBJECT_CLASS (qwen2vl_vision_element_parent_class)->finalize (object);
 }
 
@@ -122,13 +100,11 @@ qwen2vl_vision_element_class_init (Qwen2vlVisionElementClass *klass)
 {
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = vision_finalize;
-  ec->prepare = vision_prepare;
+  VLM_MODEL_ELEMENT_CLASS (klass)->load = vision_load;
   ec->process = vision_process;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_VISION_TOWER, "Qwen2-VL vision tower",
                                   "Qwen2-VL / Qwen2.5-VL vision transformer (2-D RoPE, "
                                   "per-image and windowed attention) and 2x2 patch merger");
-  vlm_element_class_add_port (ec, "model", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the model folder");
   vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_INPUT, VLM_TYPE_TENSOR,
                               VLM_PORT_FLAG_OPTIONAL,
                               "F32 [patches, C * temporal * patch * patch] in merge order "
