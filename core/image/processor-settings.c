@@ -217,3 +217,19 @@ vlm_image_normalize_batch (const VlmImageNormalize *norm, VlmImage **images, gui
   }
   return g_steal_pointer (&out);
 }
+
+gboolean
+vlm_fixed_resize_load (VlmFixedResize *r, JsonObject *s, const char *source, GError **error)
+{
+  return vlm_settings_read_bool (s, "do_resize", &r->do_resize, source, error)
+         && vlm_settings_read_member_int (s, "size", "height", &r->height, source, error)
+         && vlm_settings_read_member_int (s, "size", "width", &r->width, source, error)
+         && vlm_settings_read_resample (s, "resample", &r->resample, source, error);
+}
+
+VlmImage *
+vlm_fixed_resize_apply (const VlmFixedResize *r, VlmImage *image, GError **error)
+{
+  return r->do_resize ? vlm_image_resize (image, r->width, r->height, r->resample, error)
+                      : vlm_image_ref (image);
+}

@@ -55,4 +55,17 @@ gboolean vlm_image_normalize_into (const VlmImageNormalize *norm, VlmImage *rgb,
 VlmTensor *vlm_image_normalize_batch (const VlmImageNormalize *norm, VlmImage **images, guint n,
                                       GError **error);
 
+/* Fixed-size resizing (SigLIP-style processors: PaliGemma, Gemma 3). */
+typedef struct {
+  gboolean do_resize;
+  int width, height;       /* size.width, size.height */
+  VlmResample resample;
+} VlmFixedResize;
+
+/* Reads do_resize, size.height, size.width and resample over the defaults in @resize. */
+gboolean vlm_fixed_resize_load (VlmFixedResize *resize, JsonObject *settings, const char *source,
+                                GError **error);
+/* @image resized to the set size; a new reference to @image when do_resize is off. */
+VlmImage *vlm_fixed_resize_apply (const VlmFixedResize *resize, VlmImage *image, GError **error);
+
 G_END_DECLS

@@ -19,9 +19,7 @@ enum { PROP_0, PROP_PAN_AND_SCAN };
 
 struct _Gemma3Processor {
   VlmModelElement parent;
-  gboolean do_resize;
-  int width, height;       /* size.width, size.height */
-  VlmResample resample;
+  VlmFixedResize resize;
   VlmImageNormalize norm;
   gboolean do_pan_and_scan;
   int pan_min_crop_size;
@@ -46,18 +44,13 @@ load_settings (Gemma3Processor *self, VlmModelDir *dir, GError **error)
                                               "preprocessor_config.json", NULL);
   /* Gemma3ImageProcessor's and Gemma3Processor's defaults (the published
    * config leaves the pan-and-scan keys null). */
-  self->do_resize = TRUE;
-  self->width = self->height = 224;
-  self->resample = VLM_RESAMPLE_BILINEAR;
+  self->resize = (VlmFixedResize) { TRUE, 224, 224, VLM_RESAMPLE_BILINEAR };
   self->do_pan_and_scan = FALSE;
   self->pan_min_crop_size = 256;
   self->pan_max_num_crops = 4;
   self->pan_min_ratio = 1.2;
   self->image_seq_length = 256;
-  return vlm_settings_read_bool (s, "do_resize", &self->do_resize, source, error)
-         && vlm_settings_read_member_int (s, "size", "height", &self->height, source, error)
-         && vlm_settings_read_member_int (s, "size", "width", &self->width, source, error)
-         && vlm_settings_read_resample (s, "resample", &self->resample, source, error)
+  return vlm_fixed_resize_load (&self->resize, s, source, error)
          && vlm_image_normalize_load (&self->norm, GEMMA3_MEAN, GEMMA3_STD, s, source, error)
          && vlm_settings_read_bool (s, "do_pan_and_scan", &self->do_pan_and_scan, source, error)
          && vlm_settings_read_int (s, "pan_and_scan_min_crop_size", 1, 1 << 20,
@@ -136,10 +129,7 @@ add_image (Gemma3Processor *self, VlmImage *rgb, GPtrArray *out, GError **error)
   guint n_crops = crops ? crops->len : 0;
   for (guint i = 0; i <= n_crops; i++) {
     VlmImage *src = i == 0 ? rgb : crops->pdata[i - 1];
-    VlmImage *resized = self->do_resize
-                            ? vlm_image_resize (src, self->width, self->height, self->resample,
-                                                error)
-                            : vlm_image_ref (src);
+    VlmImage *resized = vlm_fixed_resize_apply (&self->resize, src, error);
     if (!resized)
       return -1;
     g_ptr_array_add (out, resized);

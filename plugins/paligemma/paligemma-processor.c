@@ -13,9 +13,7 @@
 
 struct _PaligemmaProcessor {
   VlmModelElement parent;
-  gboolean do_resize;
-  int width, height;       /* size.width, size.height */
-  VlmResample resample;
+  VlmFixedResize resize;
   VlmImageNormalize norm;
   int image_seq_length;
   VlmTokenizer *tokenizer;
@@ -33,14 +31,9 @@ load_settings (PaligemmaProcessor *self, VlmModelDir *dir, GError **error)
   JsonObject *s = vlm_model_dir_get_processor_config (dir);
   g_autofree char *source = g_build_filename (vlm_model_dir_get_path (dir),
                                               "preprocessor_config.json", NULL);
-  self->do_resize = TRUE;
-  self->width = self->height = 224;
-  self->resample = VLM_RESAMPLE_BICUBIC;
+  self->resize = (VlmFixedResize) { TRUE, 224, 224, VLM_RESAMPLE_BICUBIC };
   self->image_seq_length = 0;
-  if (!vlm_settings_read_bool (s, "do_resize", &self->do_resize, source, error)
-      || !vlm_settings_read_member_int (s, "size", "height", &self->height, source, error)
-      || !vlm_settings_read_member_int (s, "size", "width", &self->width, source, error)
-      || !vlm_settings_read_resample (s, "resample", &self->resample, source, error)
+  if (!vlm_fixed_resize_load (&self->resize, s, source, error)
       || !vlm_image_normalize_load (&self->norm, SIGLIP_MEAN, SIGLIP_STD, s, source, error)
       || !vlm_settings_read_int (s, "image_seq_length", 1, 1 << 20, &self->image_seq_length,
                                  source, error))
@@ -103,9 +96,8 @@ processor_process (VlmElement *element, GError **error)
                          "PaliGemma needs at least one image");
     return FALSE;
   }
-  for (guint i = 0; self->do_resize && i < images->len; i++) {
-    VlmImage *resized = vlm_image_resize (images->pdata[i], self->width, self->height,
-                                          self->resample, error);
+  for (guint i = 0; i < images->len; i++) {
+    VlmImage *resized = vlm_fixed_resize_apply (&self->resize, images->pdata[i], error);
     if (!resized) {
       g_prefix_error (error, "image %u: ", i);
       return FALSE;
