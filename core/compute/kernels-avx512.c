@@ -402,6 +402,11 @@ attn_scores_avx512 (const float *q, const float *k, gint64 stride, gint64 n, gin
     const float *k0 = k + t * stride;
     __m512 a0 = _mm512_setzero_ps (), a1 = a0, a2 = a0, a3 = a0;
     for (int c = 0; c < nc; c++) {
+      /* keys 8 ahead: strided rows the hardware prefetcher follows poorly */
+      _mm_prefetch ((const char *) (k0 + 8 * stride + 16 * c), _MM_HINT_T0);
+      _mm_prefetch ((const char *) (k0 + 9 * stride + 16 * c), _MM_HINT_T0);
+      _mm_prefetch ((const char *) (k0 + 10 * stride + 16 * c), _MM_HINT_T0);
+      _mm_prefetch ((const char *) (k0 + 11 * stride + 16 * c), _MM_HINT_T0);
       a0 = _mm512_fmadd_ps (_mm512_loadu_ps (k0 + 16 * c), qv[c], a0);
       a1 = _mm512_fmadd_ps (_mm512_loadu_ps (k0 + stride + 16 * c), qv[c], a1);
       a2 = _mm512_fmadd_ps (_mm512_loadu_ps (k0 + 2 * stride + 16 * c), qv[c], a2);
@@ -434,8 +439,10 @@ attn_weighted_sum_avx512 (const float *w, const float *v, gint64 stride, gint64 
     if (w[t] == 0.0f)
       continue;
     __m512 wt = _mm512_set1_ps (w[t]);
-    for (int c = 0; c < nc; c++)
+    for (int c = 0; c < nc; c++) {
+      _mm_prefetch ((const char *) (v + (t + 8) * stride + 16 * c), _MM_HINT_T0);
       acc[c] = _mm512_fmadd_ps (wt, _mm512_loadu_ps (v + t * stride + 16 * c), acc[c]);
+    }
   }
   for (int c = 0; c < nc; c++)
     _mm512_storeu_ps (o + 16 * c, acc[c]);
