@@ -87,7 +87,11 @@ serve_model_load (const char *model, GError **error)
   m->context = vlm_model_dir_get_int (m->dir, "text_config", "max_position_embeddings",
                                       vlm_model_dir_get_int (m->dir, NULL,
                                                              "max_position_embeddings", 2048));
-  if (m->vision && m->dec->cfg.image_token_id >= 0) {
+  /* Multimodal rotary positions (Qwen2-VL) need the rope-index step, which the engine's
+   * prefill does not run yet: such models are served for text only rather than wrongly. */
+  const gint64 *sec = m->dec->cfg.mrope_section;
+  m->position_streams = sec[0] + sec[1] + sec[2] > 0;
+  if (m->vision && m->dec->cfg.image_token_id >= 0 && !m->position_streams) {
     const char *tok = vlm_tokenizer_id_to_token (m->tokenizer, (gint32) m->dec->cfg.image_token_id);
     m->image_token = g_strdup (tok);
   }

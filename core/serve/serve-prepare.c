@@ -216,7 +216,10 @@ serve_prepare_job (ServeModel *m, ServeCache *cache, ServeJob *job, guint64 max_
   guint n = job->images->len;
   if (n && !m->image_token) {
     *err = serve_error_new (400, "invalid_request_error", "messages", "images_not_supported",
-                            "model %s takes no images", m->name);
+                            m->position_streams
+                                ? "model %s takes images through `generate` and `batch`, not "
+                                  "yet through serve (multimodal rotary positions)"
+                                : "model %s takes no images", m->name);
     return FALSE;
   }
   g_autoptr (GPtrArray) images = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_image_unref);

@@ -96,6 +96,7 @@ struct _ServeModel {
   guint n_eos;
   gint64 context;            /* max_position_embeddings */
   char *image_token;         /* the template's image placeholder, NULL: text only */
+  gboolean position_streams; /* M-RoPE: images not served (see serve_model_load) */
   char *settings_digest;     /* preprocessing settings, part of image cache keys */
 };
 
