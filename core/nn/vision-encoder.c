@@ -4,6 +4,7 @@
  * attention is vlm_attention() per tile (blocks of queries per head, two BLAS
  * products and a masked softmax). */
 #include "nn/vision-encoder.h"
+#include "compute/gemm-bf16.h"
 #include "compute/threadpool.h"
 #include "weights/weight-binder.h"
 #include "vlm/vlm-error.h"
@@ -352,6 +353,16 @@ act_range (gpointer data, gint64 begin, gint64 end)
   vlm_activate (j->x + begin * j->dim, (end - begin) * j->dim, j->act);
 }
 
+/* A layer projection, in BF16 products when the encoder was asked for them. */
+static void
+project (const VlmVisionEncoder *enc, const VlmLinear *lin, const float *x, gint64 n, float *y)
+{
+  if (enc->bf16_products)
+    vlm_linear_forward_bf16 (lin, x, n, y);
+  else
+    vlm_linear_forward (lin, x, n, y);
+}
+
 /**
  * vlm_vision_encoder_run_layers:
  * @enc: the encoder
@@ -384,24 +395,24 @@ vlm_vision_encoder_run_layers (const VlmVisionEncoder *enc, float *x, const guin
       const VlmVisionLayer *L = &enc->layers[l];
       layer_norm_rows (xg, vlm_tensor_get_data (L->ln1_w), vlm_tensor_get_data (L->ln1_b), R, D,
                        c->eps, h);
-      vlm_linear_forward (&L->q, h, R, q);
-      vlm_linear_forward (&L->k, h, R, k);
-      vlm_linear_forward (&L->v, h, R, v);
+      project (enc, &L->q, h, R, q);
+      project (enc, &L->k, h, R, k);
+      project (enc, &L->v, h, R, v);
       /* One tile at a time; vlm_attention splits it over heads and query blocks. */
       for (gint64 b = 0; b < nb; b++) {
         VlmAttnMask mask = { .key_valid = valid ? valid + b * seq : NULL };
         vlm_attention (q + b * seq * D, k + b * seq * D, v + b * seq * D, seq, seq, c->n_heads,
                        c->n_heads, hd, hd, &mask, a + b * seq * D);
       }
-      vlm_linear_forward (&L->o, a, R, h);
+      project (enc, &L->o, a, R, h);
       vlm_add_f32 (xg, xg, h, R * D);
 
       layer_norm_rows (xg, vlm_tensor_get_data (L->ln2_w), vlm_tensor_get_data (L->ln2_b), R, D,
                        c->eps, h);
-      vlm_linear_forward (&L->fc1, h, R, m);
+      project (enc, &L->fc1, h, R, m);
       ActJob act = { m, c->intermediate, c->act };
       vlm_parallel_for (R, 16, act_range, &act);
-      vlm_linear_forward (&L->fc2, m, R, h);
+      project (enc, &L->fc2, m, R, h);
       vlm_add_f32 (xg, xg, h, R * D);
     }
   }

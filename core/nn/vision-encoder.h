@@ -38,6 +38,9 @@ typedef struct {
   VlmVisionLayer *layers;
   VlmTensor *post_w, *post_b;  /* [D] F32 */
   VlmTensor *class_embed, *pre_w, *pre_b;  /* [D] F32, class_token only */
+  /* Opt-in (default FALSE: exact F32): the layers' projections round their inputs to
+   * BF16 and multiply with vdpbf16ps (compute/gemm-bf16.h) where the CPU can. */
+  gboolean bf16_products;
 } VlmVisionEncoder;
 
 VlmVisionEncoder *vlm_vision_encoder_load (const VlmVisionConfig *cfg, VlmWeights *weights,

@@ -1,0 +1,131 @@
+/* test-vision-precision.c: siglip-vision's opt-in `precision` = bf16 (projections with
+ * BF16-rounded inputs, compute/gemm-bf16.c) on the Idefics3 and SmolVLM fixtures: within
+ * a stated looser tolerance of the exact path, which stays the default and bit-identical;
+ * VLM_VISION_PRECISION=bf16 selects the same products. Run with --kernels=avx512 it
+ * checks the fallback: without AVX512_BF16 kernels bf16 gives the exact result. */
+#include "compute/gemm-bf16.h"
+#include "vlm/vlm.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Relative L2 distance the BF16 products may add to vision_hidden (measured: ~3e-3). */
+#define BF16_TOLERANCE 2e-2
+
+static double
+rel_l2 (VlmTensor *actual, VlmTensor *expected)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VlmTensor) a = vlm_tensor_to_dtype (actual, VLM_DTYPE_F64, &error);
+  g_autoptr (VlmTensor) e = vlm_tensor_to_dtype (expected, VLM_DTYPE_F64, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (vlm_tensor_get_numel (a), ==, vlm_tensor_get_numel (e));
+  const double *x = vlm_tensor_get_data (a), *y = vlm_tensor_get_data (e);
+  double num = 0, den = 0;
+  for (gint64 i = 0; i < vlm_tensor_get_numel (a); i++) {
+    num += (x[i] - y[i]) * (x[i] - y[i]);
+    den += y[i] * y[i];
+  }
+  return sqrt (num) / MAX (sqrt (den), 1e-30);
+}
+
+static VlmTensor *
+golden (VlmSafetensors *st, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  VlmTensor *t = vlm_safetensors_get_tensor (st, name, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+static void
+set_input (VlmElement *e, const char *port, GType type, gconstpointer value)
+{
+  GValue v = G_VALUE_INIT;
+  g_value_init (&v, type);
+  if (type == G_TYPE_STRING)
+    g_value_set_string (&v, value);
+  else
+    g_value_set_boxed (&v, value);
+  vlm_element_set_input (e, port, &v);
+  g_value_unset (&v);
+}
+
+/* vision_hidden of a fresh siglip-vision element; @precision NULL keeps the default. */
+static VlmTensor *
+run (const char *dir, VlmTensor *pixels, VlmTensor *mask, const char *precision)
+{
+  g_autoptr (GError) error = NULL;
+  VlmRegistry *reg = vlm_registry_get_default ();
+  vlm_registry_ensure_loaded (reg);
+  g_autoptr (VlmElement) e = vlm_registry_make_element (reg, "siglip-vision", "vision", &error);
+  g_assert_no_error (error);
+  if (precision) {
+    GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (e), "precision");
+    g_assert_nonnull (pspec);
+    GEnumClass *klass = g_type_class_ref (pspec->value_type);
+    GEnumValue *v = g_enum_get_value_by_nick (klass, precision);
+    g_assert_nonnull (v);
+    g_object_set (e, "precision", v->value, NULL);
+    g_type_class_unref (klass);
+  }
+  set_input (e, "model", G_TYPE_STRING, dir);
+  set_input (e, "pixel_values", VLM_TYPE_TENSOR, pixels);
+  set_input (e, "pixel_attention_mask", VLM_TYPE_TENSOR, mask);
+  g_assert_true (vlm_element_process (e, &error));
+  g_assert_no_error (error);
+  const GValue *out = vlm_element_get_output (e, "vision_hidden");
+  g_assert_nonnull (out);
+  return vlm_tensor_ref (g_value_get_boxed (out));
+}
+
+static void
+test_precision (gconstpointer data)
+{
+  g_autofree char *dir = g_build_filename (g_getenv ("VLM_SHARED_DIR"), "fixtures", "arch",
+                                           (const char *) data, NULL);
+  g_autofree char *path = g_build_filename (dir, "golden.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VlmSafetensors) st = vlm_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  g_autoptr (VlmTensor) pixels = golden (st, "pixel_values");
+  g_autoptr (VlmTensor) mask = golden (st, "pixel_attention_mask");
+  g_autoptr (VlmTensor) want = golden (st, "vision_hidden");
+
+  /* The default is the exact path: f32, within the goldens' 1e-3, same bits as asked. */
+  g_autoptr (VlmTensor) exact = run (dir, pixels, mask, NULL);
+  g_autoptr (VlmTensor) f32 = run (dir, pixels, mask, "f32");
+  g_assert_cmpfloat (rel_l2 (exact, want), <=, 1e-3);
+  g_assert_cmpfloat (rel_l2 (f32, exact), ==, 0);
+
+  g_autoptr (VlmTensor) bf16 = run (dir, pixels, mask, "bf16");
+  double vs_exact = rel_l2 (bf16, exact), vs_golden = rel_l2 (bf16, want);
+  g_test_message ("%s: bf16 vision_hidden: relative L2 %.3g vs the F32 path, %.3g vs the "
+                  "reference", (const char *) data, vs_exact, vs_golden);
+  if (vlm_gemm_bf16_supported ()) {
+    g_assert_cmpfloat (vs_exact, >, 0);
+    g_assert_cmpfloat (vs_exact, <=, BF16_TOLERANCE);
+  } else {
+    g_assert_cmpfloat (vs_exact, ==, 0);
+  }
+
+  /* The environment variable selects the same products. */
+  g_setenv ("VLM_VISION_PRECISION", "bf16", TRUE);
+  g_autoptr (VlmTensor) by_env = run (dir, pixels, mask, NULL);
+  g_unsetenv ("VLM_VISION_PRECISION");
+  g_assert_cmpfloat (rel_l2 (by_env, bf16), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc > 1 && g_str_has_prefix (argv[argc - 1], "--kernels=")) {
+    g_setenv ("VLM_KERNELS", argv[argc - 1] + strlen ("--kernels="), TRUE);
+    argc--;
+  }
+  g_unsetenv ("VLM_VISION_PRECISION");
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/vision/precision/idefics3", "idefics3", test_precision);
+  g_test_add_data_func ("/vision/precision/smolvlm", "smolvlm", test_precision);
+  return g_test_run ();
+}
