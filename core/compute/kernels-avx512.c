@@ -514,7 +514,8 @@ const VlmKernels vlm_kernels_avx512 = {
   .exp_shift_sum = exp_shift_sum_avx512, .silu_mul = silu_mul_avx512, .gelu_tanh = gelu_tanh_avx512,
   .scale_max = scale_max_avx512,
   .attn_scores = attn_scores_avx512, .attn_weighted_sum = attn_weighted_sum_avx512,
-  .gemv = gemv_dispatch, .dequant_q_row = dequant_q_row, .name = "avx512",
+  .gemv = gemv_dispatch, .dequant_q_row = dequant_q_row, .gemm_small = vlm_gemm_small_avx512,
+  .name = "avx512",
 };
 
 const VlmKernels vlm_kernels_avx512_bf16 = {
@@ -523,6 +524,7 @@ const VlmKernels vlm_kernels_avx512_bf16 = {
   .scale_max = scale_max_avx512,
   .attn_scores = attn_scores_avx512, .attn_weighted_sum = attn_weighted_sum_avx512,
   .gemv = gemv_dispatch_bf16, .dequant_q_row = dequant_q_row, .gemv_split_bf16 = TRUE,
+  .gemm_small = vlm_gemm_small_avx512,
   .name = "avx512-bf16",
 };
 #endif

@@ -130,7 +130,7 @@ gelu_tanh_c (float *x, gint64 n)
 static const VlmKernels portable = {
   dot_f32_c, dot_bf16_c, dot_f16_c, dot_q4_c, dot_q8_c, bf16_to_f32_c, axpy_f32_c,
   exp_shift_sum_c, .gelu_tanh = gelu_tanh_c, .silu_mul = silu_mul_c,
-  .scale_max = scale_max_c, .name = "portable",
+  .scale_max = scale_max_c, .gemm_small = vlm_gemm_small_portable, .name = "portable",
 };
 
 /* ---- AVX2 + FMA (x86-64 only) ---- */
@@ -256,7 +256,8 @@ axpy_f32_avx2 (float a, const float *x, float *y, gint64 n)
 static const VlmKernels avx2 = {
   dot_f32_avx2, dot_bf16_avx2, dot_f16_avx2, dot_q4_avx2, dot_q8_avx2, bf16_to_f32_avx2,
   axpy_f32_avx2, exp_shift_sum_c, .gelu_tanh = gelu_tanh_c,
-  .silu_mul = silu_mul_c, .scale_max = scale_max_c, .name = "avx2",
+  .silu_mul = silu_mul_c, .scale_max = scale_max_c, .gemm_small = vlm_gemm_small_avx2,
+  .dequant_q_row = vlm_dequant_q_row_avx2, .name = "avx2",
 };
 
 extern const VlmKernels vlm_kernels_avx512, vlm_kernels_avx512_bf16;
@@ -278,6 +279,7 @@ merge_avx512 (const VlmKernels *k512)
   avx512_set.bf16_to_f32 = k512->bf16_to_f32;
   avx512_set.gemv = k512->gemv;
   avx512_set.dequant_q_row = k512->dequant_q_row;
+  avx512_set.gemm_small = k512->gemm_small;
   avx512_set.gemv_split_bf16 = k512->gemv_split_bf16;
   avx512_set.name = k512->name;
   return &avx512_set;

@@ -1,8 +1,9 @@
 /* linear.c: products with weights in their stored format.
  *
- * Few input rows (decoding): dot-product kernels read BF16/F16/quantized rows in
- * place. Many rows (prefill, vision): tiles of the weight are expanded to F32 and
- * multiplied with sgemm, so the whole matrix is never expanded at once.
+ * One input row (decoding): dot-product kernels read BF16/F16/quantized rows in place.
+ * A few rows (a decode step of several sequences): the small-GEMM kernels read each
+ * weight row once for all of them. Many rows (prefill, vision): tiles of the weight are
+ * expanded to F32 and multiplied with sgemm, so the whole matrix is never expanded at once.
  */
 #include "compute/linear.h"
 #include "compute/kernels.h"
@@ -11,7 +12,10 @@
 
 #include <string.h>
 
-#define GEMV_MAX_ROWS 4   /* below this many input rows, use the GEMV kernels */
+/* Below this many input rows, the GEMV (1 row) and small-GEMM kernels; from about here
+ * on, expanding the weight for sgemm pays (SmolVLM-256M's 1536 x 576 layer in BF16 and
+ * 8 bits, AVX-512, 1 and 2 threads: even at 32-48 rows). */
+#define SMALL_MAX_ROWS 32
 #define TILE_ROWS 64      /* weight rows expanded per sgemm tile */
 #define EXPAND_MAX (1 << 24) /* weights expanded whole (64 MB of F32) */
 
@@ -299,7 +303,7 @@ typedef struct {
   guint n_lins;
   gint64 n;                 /* input rows */
   const float *x;           /* [n, in] */
-  VlmGemvInput in[MAX_GEMV_LAYERS][GEMV_MAX_ROWS];
+  VlmGemvInput in[MAX_GEMV_LAYERS][SMALL_MAX_ROWS];
   const VlmKernels *k;
 } GemvJob;
 
@@ -339,6 +343,14 @@ gemv_layer (const GemvJob *j, guint li, gint64 o0, gint64 o1)
   const VlmKernels *k = j->k;
   gint64 in = lin->in;
   gboolean fast = vlm_kernels_gemv_supports (k, lin);
+  if (j->n > 1) {
+    k->gemm_small (lin, j->in[li], j->n, o0, o1, j->ys[li], lin->out);
+    if (lin->bias)
+      for (gint64 i = 0; i < j->n; i++)
+        for (gint64 o = o0; o < o1; o++)
+          j->ys[li][i * lin->out + o] += lin->bias[o];
+    return;
+  }
   for (gint64 i = 0; i < j->n; i++) {
     float *y = j->ys[li] + i * lin->out;
     const VlmGemvInput *gi = &j->in[li][i];
@@ -446,7 +458,7 @@ vlm_linear_forward (const VlmLinear *lin, const float *x, gint64 n, float *y)
 {
   if (n <= 0)
     return;
-  if (n < GEMV_MAX_ROWS) {
+  if (n < SMALL_MAX_ROWS) {
     gemv_multi (&lin, &y, 1, x, n);
     return;
   }
@@ -484,7 +496,7 @@ vlm_linear_forward_multi (const VlmLinear *const *lins, guint n_lins, const floa
                           float *const *ys)
 {
   g_return_if_fail (n_lins <= MAX_GEMV_LAYERS);
-  if (n > 0 && n < GEMV_MAX_ROWS) {
+  if (n > 0 && n < SMALL_MAX_ROWS) {
     gemv_multi (lins, ys, n_lins, x, n);
     return;
   }

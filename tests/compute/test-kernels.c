@@ -53,30 +53,60 @@ portable_gemv (const VlmLinear *lin, const float *x, float *y)
   }
 }
 
+/* Every route of vlm_linear_forward: 1 input row takes the GEMV kernels, 2 to 31 the
+ * small GEMM, 40 the expanded-weight sgemm. */
 static void
 check_layer (const VlmLinear *lin, GRand *r, double tol, const char *what)
 {
-  g_autofree float *x = g_new (float, 3 * lin->in);
-  g_autofree float *y = g_new (float, 3 * lin->out), *want = g_new (float, lin->out);
-  for (gint64 i = 0; i < 3 * lin->in; i++)
-    x[i] = rnd (r, -1, 1);
-  /* 1 and 3 input rows take the GEMV route, 9 the expanded-weight sgemm. */
-  const gint64 ns[] = { 1, 3 };
+  const gint64 ns[] = { 1, 2, 3, 5, 9, 17, 40 };
+  g_autofree float *x = g_new (float, 40 * lin->in);
+  g_autofree float *y = g_new (float, 40 * lin->out), *want = g_new (float, lin->out);
   for (guint k = 0; k < G_N_ELEMENTS (ns); k++) {
+    for (gint64 i = 0; i < ns[k] * lin->in; i++)
+      x[i] = rnd (r, -1, 1);
     vlm_linear_forward (lin, x, ns[k], y);
     for (gint64 i = 0; i < ns[k]; i++) {
       portable_gemv (lin, x + i * lin->in, want);
       assert_rel (y + i * lin->out, want, lin->out, tol, what);
     }
   }
-  g_autofree float *x9 = g_new (float, 9 * lin->in), *y9 = g_new (float, 9 * lin->out);
-  for (gint64 i = 0; i < 9 * lin->in; i++)
-    x9[i] = rnd (r, -1, 1);
-  vlm_linear_forward (lin, x9, 9, y9);
-  for (gint64 i = 0; i < 9; i++) {
-    portable_gemv (lin, x9 + i * lin->in, want);
-    assert_rel (y9 + i * lin->out, want, lin->out, tol, what);
+}
+
+/* The set's gemm_small against the portable one and the row-by-row reference, for 1 to
+ * 17 input rows, on all output rows and on a range that starts and ends inside a block of
+ * four, with an output stride wider than the layer. */
+static void
+check_gemm_small (const VlmLinear *lin, GRand *r, double tol, const char *what)
+{
+  const VlmKernels *k = vlm_kernels_get (), *p = vlm_kernels_get_portable ();
+  gint64 K = lin->in, ldy = lin->out + 3, per = (gint64) vlm_gemv_scratch_floats (lin);
+  g_autofree float *x = g_new (float, 17 * K), *want = g_new (float, lin->out);
+  g_autofree float *sk = g_new (float, 17 * per), *sp = g_new (float, 17 * per);
+  g_autofree float *yk = g_new0 (float, 17 * ldy), *yp = g_new0 (float, 17 * ldy);
+  VlmGemvInput ik[17], ip[17];
+  for (gint64 i = 0; i < 17 * K; i++)
+    x[i] = rnd (r, -1, 1);
+  for (int b = 0; b < 17; b++) {
+    vlm_gemv_input_prepare (k, lin, x + b * K, sk + b * per, &ik[b]);
+    vlm_gemv_input_prepare (p, lin, x + b * K, sp + b * per, &ip[b]);
   }
+  const gint64 ranges[][2] = { { 0, lin->out }, { 5, lin->out - 2 } };
+  for (gint64 nb = 1; nb <= 17; nb++)
+    for (guint ri = 0; ri < G_N_ELEMENTS (ranges); ri++) {
+      gint64 o0 = ranges[ri][0], o1 = ranges[ri][1];
+      k->gemm_small (lin, ik, nb, o0, o1, yk, ldy);
+      p->gemm_small (lin, ip, nb, o0, o1, yp, ldy);
+      for (gint64 b = 0; b < nb; b++) {
+        g_autofree char *label = g_strdup_printf ("%s gemm_small B=%" G_GINT64_FORMAT
+                                                  " row %" G_GINT64_FORMAT, what, nb, b);
+        assert_rel (yk + b * ldy + o0, yp + b * ldy + o0, o1 - o0, tol, label);
+        portable_gemv (lin, x + b * K, want);
+        if (lin->bias)  /* gemm_small leaves the bias to its caller */
+          for (gint64 o = 0; o < lin->out; o++)
+            want[o] -= lin->bias[o];
+        assert_rel (yk + b * ldy + o0, want + o0, o1 - o0, tol, label);
+      }
+    }
 }
 
 static void
@@ -84,7 +114,7 @@ test_dense (void)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (5);
   const gint64 ins[] = { 576, 77, 40 };  /* whole vectors, and tails */
-  const VlmDType dts[] = { VLM_DTYPE_F32, VLM_DTYPE_BF16 };
+  const VlmDType dts[] = { VLM_DTYPE_F32, VLM_DTYPE_BF16, VLM_DTYPE_F16 };
   for (guint d = 0; d < G_N_ELEMENTS (dts); d++)
     for (guint i = 0; i < G_N_ELEMENTS (ins); i++) {
       gint64 out = 67, in = ins[i];
@@ -100,6 +130,7 @@ test_dense (void)
       g_assert_true (vlm_linear_init_dense (&lin, w, b, NULL));
       /* BF16 dot products see x as hi + lo BF16 halves: ~16 significant bits. */
       check_layer (&lin, r, dts[d] == VLM_DTYPE_BF16 ? 3e-5 : 1e-5, vlm_dtype_name (dts[d]));
+      check_gemm_small (&lin, r, 1e-5, vlm_dtype_name (dts[d]));
       vlm_linear_clear (&lin);
     }
 }
@@ -131,6 +162,7 @@ test_quantized (void)
       g_assert_true (vlm_linear_init_quant (&lin, wt, sb, bb, NULL, bits[b], (int) gs, NULL));
       g_autofree char *what = g_strdup_printf ("Q%d group %d", bits[b], groups[g]);
       check_layer (&lin, r, 1e-5, what);
+      check_gemm_small (&lin, r, 1e-5, what);
       /* The row expansion against the portable bit-stream decoder. */
       const VlmKernels *k = vlm_kernels_get ();
       if (k->dequant_q_row) {
@@ -144,6 +176,33 @@ test_quantized (void)
       }
       vlm_linear_clear (&lin);
     }
+}
+
+/* 3-, 5- and 6-bit codes cross word boundaries: random words, expanded by the portable
+ * bit-stream decoder in every set. */
+static void
+test_quantized_odd_bits (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (11);
+  const int bits[] = { 3, 5, 6 };
+  for (guint b = 0; b < G_N_ELEMENTS (bits); b++) {
+    gint64 out = 29, in = 384, gs = 64, words = in * bits[b] / 32;
+    g_autoptr (VlmTensor) wt = vlm_tensor_new (VLM_DTYPE_U32, 2, (gint64[]) { out, words });
+    g_autoptr (VlmTensor) st = vlm_tensor_new (VLM_DTYPE_F32, 2, (gint64[]) { out, in / gs });
+    g_autoptr (VlmTensor) bt = vlm_tensor_new (VLM_DTYPE_F32, 2, (gint64[]) { out, in / gs });
+    for (gint64 i = 0; i < out * words; i++)
+      ((guint32 *) vlm_tensor_get_data_mut (wt))[i] = g_rand_int (r);
+    for (gint64 i = 0; i < out * (in / gs); i++) {
+      ((float *) vlm_tensor_get_data_mut (st))[i] = rnd (r, 0.001, 0.01);
+      ((float *) vlm_tensor_get_data_mut (bt))[i] = rnd (r, -0.1, 0.1);
+    }
+    VlmLinear lin;
+    g_assert_true (vlm_linear_init_quant (&lin, wt, st, bt, NULL, bits[b], (int) gs, NULL));
+    g_autofree char *what = g_strdup_printf ("Q%d", bits[b]);
+    check_layer (&lin, r, 1e-5, what);
+    check_gemm_small (&lin, r, 1e-5, what);
+    vlm_linear_clear (&lin);
+  }
 }
 
 /* MLX's rule: the larger-magnitude extreme is the bias (code 0) and is exact; a weight
@@ -313,6 +372,7 @@ main (int argc, char **argv)
   vlm_set_num_threads (2);
   g_test_add_func ("/kernels/dense", test_dense);
   g_test_add_func ("/kernels/quantized", test_quantized);
+  g_test_add_func ("/kernels/quantized-odd-bits", test_quantized_odd_bits);
   g_test_add_func ("/kernels/quantizer", test_quantizer);
   g_test_add_func ("/kernels/row-helpers", test_row_helpers);
   g_test_add_func ("/kernels/attention-blocks", test_attention_blocks);
