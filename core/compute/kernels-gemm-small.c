@@ -5,9 +5,10 @@
  * these products take four weight rows at a time and compute their dot products with
  * all B input rows while the rows sit in L1, in register tiles of 4 weight rows x 4
  * input rows (AVX-512) or 4 x 2 (AVX2). F32 rows are read in place; BF16, F16 and
- * quantized rows are expanded to F32 once per block into a per-thread buffer (four
- * sequential row reads, which the hardware prefetcher follows), so each group is
- * dequantized once for all B input rows. vdpbf16ps is not used: with the input split
+ * quantized rows are expanded to F32 once per block into a per-thread buffer, so each
+ * group is dequantized once for all B input rows. While a block's tiles run, the next
+ * block's stored rows are prefetched a few lines per step: without that, the expansion
+ * waited for memory and the products for the expansion (a third of a step of 8 rows). vdpbf16ps is not used: with the input split
  * into BF16 halves (two per product) it measured 2.7x slower than widening + FMA on a
  * Sapphire Rapids Xeon with an L2-resident weight, and the more input rows, the more the
  * products rather than the memory set the pace.
@@ -42,9 +43,11 @@ block_buffer (gint64 K)
   return p;
 }
 
-/* What a kernel set provides: the F32 tile and fast row expansions. */
-typedef void (*TileF32) (const float *W, gint64 K, gint64 R, const VlmGemvInput *in,
-                         gint64 nb, gboolean prefetch, float *y, gint64 ldy);
+/* What a kernel set provides: the F32 tile and fast row expansions. The tile computes
+ * y[b * ldy + r] = dot(W + r * K, x + b * K) for r < R, b < nb, and prefetches the
+ * pf_bytes at pf (the next block's stored rows; pf may be NULL) spread over its steps. */
+typedef void (*TileF32) (const float *W, gint64 K, gint64 R, const float *x, gint64 nb,
+                         const char *pf, gint64 pf_bytes, float *y, gint64 ldy);
 typedef struct {
   TileF32 f32;
   void (*f16_row) (const guint16 *src, float *dst, gint64 n);
@@ -113,18 +116,20 @@ expand_rows (const VlmLinear *lin, const SmallOps *ops, gint64 o, gint64 R, floa
 }
 
 static void
-gemm_small_run (const SmallOps *ops, const VlmLinear *lin, const VlmGemvInput *in, gint64 nb,
+gemm_small_run (const SmallOps *ops, const VlmLinear *lin, const float *x, gint64 nb,
                 gint64 o0, gint64 o1, float *y, gint64 ldy)
 {
   gint64 K = lin->in;
+  gint64 row_bytes = lin->bits ? K * lin->bits / 8 : K * (gint64) vlm_dtype_size (lin->dtype);
   float *buf = lin->dtype == VLM_DTYPE_F32 ? NULL : block_buffer (K);
   for (gint64 o = o0; o < o1; o += TR) {
-    gint64 R = MIN (TR, o1 - o);
+    gint64 R = MIN (TR, o1 - o), next = MIN (TR, o1 - o - R);
+    const char *pf = next > 0 ? (const char *) lin->data + (o + TR) * row_bytes : NULL;
     if (lin->dtype == VLM_DTYPE_F32) {
-      ops->f32 ((const float *) lin->data + o * K, K, R, in, nb, TRUE, y + o, ldy);
+      ops->f32 ((const float *) lin->data + o * K, K, R, x, nb, pf, next * row_bytes, y + o, ldy);
     } else {
       expand_rows (lin, ops, o, R, buf);
-      ops->f32 (buf, K, R, in, nb, FALSE, y + o, ldy);
+      ops->f32 (buf, K, R, x, nb, pf, next * row_bytes, y + o, ldy);
     }
   }
 }
@@ -145,13 +150,14 @@ dot_c (const float *a, const float *b, gint64 n)
 }
 
 static void
-tile_f32_c (const float *W, gint64 K, gint64 R, const VlmGemvInput *in, gint64 nb,
-            gboolean prefetch, float *y, gint64 ldy)
+tile_f32_c (const float *W, gint64 K, gint64 R, const float *x, gint64 nb, const char *pf,
+            gint64 pf_bytes, float *y, gint64 ldy)
 {
-  (void) prefetch;
+  (void) pf;
+  (void) pf_bytes;
   for (gint64 r = 0; r < R; r++)
     for (gint64 b = 0; b < nb; b++)
-      y[b * ldy + r] = dot_c (W + r * K, in[b].x, K);
+      y[b * ldy + r] = dot_c (W + r * K, x + b * K, K);
 }
 
 static const SmallOps ops_c = { tile_f32_c, f16_row_c, bf16_row_c, NULL };
@@ -159,7 +165,7 @@ static const SmallOps ops_c = { tile_f32_c, f16_row_c, bf16_row_c, NULL };
 /**
  * vlm_gemm_small_portable:
  * @lin: a layer (any format)
- * @in: (array length=nb): prepared input rows
+ * @x: [nb, in] input rows
  * @nb: input rows
  * @o0: first output row
  * @o1: end of the output rows
@@ -169,10 +175,10 @@ static const SmallOps ops_c = { tile_f32_c, f16_row_c, bf16_row_c, NULL };
  * The plain C small product (the reference the vector ones are tested against).
  */
 void
-vlm_gemm_small_portable (const VlmLinear *lin, const VlmGemvInput *in, gint64 nb, gint64 o0,
+vlm_gemm_small_portable (const VlmLinear *lin, const float *x, gint64 nb, gint64 o0,
                          gint64 o1, float *y, gint64 ldy)
 {
-  gemm_small_run (&ops_c, lin, in, nb, o0, o1, y, ldy);
+  gemm_small_run (&ops_c, lin, x, nb, o0, o1, y, ldy);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -184,13 +190,21 @@ vlm_gemm_small_portable (const VlmLinear *lin, const VlmGemvInput *in, gint64 nb
 #define BLOCK __attribute__ ((always_inline)) static inline
 #define UNROLL _Pragma ("GCC unroll 4")
 
-/* One block of R weight rows against input rows in[0..nb), in tiles of C input rows:
+/* The tiles' share of the next block's prefetch: up to *goal bytes, advanced per step. */
+#define PREFETCH_STEP(pf, pf_bytes, step, done, goal)                                     \
+  if (pf) {                                                                               \
+    goal += step;                                                                         \
+    for (; done < goal && done < (pf_bytes); done += 64)                                  \
+      _mm_prefetch ((pf) + done, _MM_HINT_T0);                                            \
+  }
+
+/* One block of R weight rows against the nb rows of x, in tiles of C input rows:
  * TILE (R, C) expands to the tile call; the full-R tiles use every C up to CMAX, the
  * leftover weight rows go one by one. */
 #define RUN_TILES(CMAX, TILE)                                                               \
   for (gint64 b = 0; b < nb; b += (CMAX)) {                                                 \
     gint64 C = MIN ((CMAX), nb - b);                                                        \
-    const VlmGemvInput *ib = in + b;                                                        \
+    const float *xb = x + b * K;                                                            \
     float *yb = y + b * ldy;                                                                \
     if (R == TR) {                                                                          \
       switch (C) {                                                                          \
@@ -222,23 +236,22 @@ hsum8 (__m256 v)
 }
 
 AVX2 BLOCK void
-tile_avx2 (const float *W, gint64 K, const VlmGemvInput *in, const int R,
-           const int C, gboolean prefetch, float *y, gint64 ldy)
+tile_avx2 (const float *W, gint64 K, const float *x, const int R, const int C, const char *pf,
+           gint64 pf_bytes, float *y, gint64 ldy)
 {
   gint64 kv = K & ~(gint64) 7;
+  gint64 step = pf ? (pf_bytes * 8 + K - 1) / K : 0, done = 0, goal = 0;
   __m256 acc[TR][2];
   UNROLL for (int r = 0; r < R; r++)
     UNROLL for (int c = 0; c < C; c++)
       acc[r][c] = _mm256_setzero_ps ();
   for (gint64 k = 0; k < kv; k += 8) {
     __m256 w[TR];
-    UNROLL for (int r = 0; r < R; r++) {
-      if (prefetch && k % 16 == 0)
-        _mm_prefetch ((const char *) (W + (TR + r) * K + k), _MM_HINT_T0);
+    PREFETCH_STEP (pf, pf_bytes, step, done, goal)
+    UNROLL for (int r = 0; r < R; r++)
       w[r] = _mm256_loadu_ps (W + r * K + k);
-    }
     UNROLL for (int c = 0; c < C; c++) {
-      __m256 xv = _mm256_loadu_ps (in[c].x + k);
+      __m256 xv = _mm256_loadu_ps (x + c * K + k);
       UNROLL for (int r = 0; r < R; r++)
         acc[r][c] = _mm256_fmadd_ps (w[r], xv, acc[r][c]);
     }
@@ -247,19 +260,20 @@ tile_avx2 (const float *W, gint64 K, const VlmGemvInput *in, const int R,
     UNROLL for (int c = 0; c < C; c++) {
       float s = hsum8 (acc[r][c]);
       for (gint64 k = kv; k < K; k++)
-        s += W[r * K + k] * in[c].x[k];
+        s += W[r * K + k] * x[c * K + k];
       y[c * ldy + r] = s;
     }
 }
 
 AVX2 static void
-tile_f32_avx2 (const float *W, gint64 K, gint64 R, const VlmGemvInput *in, gint64 nb,
-               gboolean prefetch, float *y, gint64 ldy)
+tile_f32_avx2 (const float *W, gint64 K, gint64 R, const float *x, gint64 nb, const char *pf,
+               gint64 pf_bytes, float *y, gint64 ldy)
 {
-#define TILE(r, R_, C_) tile_avx2 (W + (r) * K, K, ib, R_, C_, prefetch && b == 0, yb + (r), ldy)
+#define TILE(r, R_, C_) \
+  tile_avx2 (W + (r) * K, K, xb, R_, C_, b == 0 && r == 0 ? pf : NULL, pf_bytes, yb + (r), ldy)
   for (gint64 b = 0; b < nb; b += 2) {
     gint64 C = MIN (2, nb - b);
-    const VlmGemvInput *ib = in + b;
+    const float *xb = x + b * K;
     float *yb = y + b * ldy;
     if (R == TR && C == 2)
       TILE (0, TR, 2);
@@ -338,32 +352,31 @@ static const SmallOps ops_avx2 = { tile_f32_avx2, f16_row_avx2, bf16_row_avx2,
  * (see vlm_gemm_small_portable)
  */
 void
-vlm_gemm_small_avx2 (const VlmLinear *lin, const VlmGemvInput *in, gint64 nb, gint64 o0,
+vlm_gemm_small_avx2 (const VlmLinear *lin, const float *x, gint64 nb, gint64 o0,
                      gint64 o1, float *y, gint64 ldy)
 {
-  gemm_small_run (&ops_avx2, lin, in, nb, o0, o1, y, ldy);
+  gemm_small_run (&ops_avx2, lin, x, nb, o0, o1, y, ldy);
 }
 
 /* ---- AVX-512: 4 weight rows x 4 input rows of 16 lanes (16 accumulators) ---- */
 
 AVX512 BLOCK void
-tile_avx512 (const float *W, gint64 K, const VlmGemvInput *in, const int R,
-             const int C, gboolean prefetch, float *y, gint64 ldy)
+tile_avx512 (const float *W, gint64 K, const float *x, const int R, const int C, const char *pf,
+             gint64 pf_bytes, float *y, gint64 ldy)
 {
   gint64 kv = K & ~(gint64) 15;
+  gint64 step = pf ? (pf_bytes * 16 + K - 1) / K : 0, done = 0, goal = 0;
   __mmask16 tail = (__mmask16) ((1u << (K - kv)) - 1);
   __m512 acc[TR][4], w[TR];
   UNROLL for (int r = 0; r < R; r++)
     UNROLL for (int c = 0; c < C; c++)
       acc[r][c] = _mm512_setzero_ps ();
   for (gint64 k = 0; k < kv; k += 16) {
-    UNROLL for (int r = 0; r < R; r++) {
-      if (prefetch)
-        _mm_prefetch ((const char *) (W + (TR + r) * K + k), _MM_HINT_T0);
+    PREFETCH_STEP (pf, pf_bytes, step, done, goal)
+    UNROLL for (int r = 0; r < R; r++)
       w[r] = _mm512_loadu_ps (W + r * K + k);
-    }
     UNROLL for (int c = 0; c < C; c++) {
-      __m512 xv = _mm512_loadu_ps (in[c].x + k);
+      __m512 xv = _mm512_loadu_ps (x + c * K + k);
       UNROLL for (int r = 0; r < R; r++)
         acc[r][c] = _mm512_fmadd_ps (w[r], xv, acc[r][c]);
     }
@@ -372,7 +385,7 @@ tile_avx512 (const float *W, gint64 K, const VlmGemvInput *in, const int R,
     UNROLL for (int r = 0; r < R; r++)
       w[r] = _mm512_maskz_loadu_ps (tail, W + r * K + kv);
     UNROLL for (int c = 0; c < C; c++) {
-      __m512 xv = _mm512_maskz_loadu_ps (tail, in[c].x + kv);
+      __m512 xv = _mm512_maskz_loadu_ps (tail, x + c * K + kv);
       UNROLL for (int r = 0; r < R; r++)
         acc[r][c] = _mm512_fmadd_ps (w[r], xv, acc[r][c]);
     }
@@ -383,10 +396,11 @@ tile_avx512 (const float *W, gint64 K, const VlmGemvInput *in, const int R,
 }
 
 AVX512 static void
-tile_f32_avx512 (const float *W, gint64 K, gint64 R, const VlmGemvInput *in, gint64 nb,
-                 gboolean prefetch, float *y, gint64 ldy)
+tile_f32_avx512 (const float *W, gint64 K, gint64 R, const float *x, gint64 nb,
+                 const char *pf, gint64 pf_bytes, float *y, gint64 ldy)
 {
-#define TILE(r, R_, C_) tile_avx512 (W + (r) * K, K, ib, R_, C_, prefetch && b == 0, yb + (r), ldy)
+#define TILE(r, R_, C_) \
+  tile_avx512 (W + (r) * K, K, xb, R_, C_, b == 0 && r == 0 ? pf : NULL, pf_bytes, yb + (r), ldy)
   RUN_TILES (4, TILE)
 #undef TILE
 }
@@ -410,12 +424,12 @@ extern const VlmKernels vlm_kernels_avx512;
  * (see vlm_gemm_small_portable)
  */
 void
-vlm_gemm_small_avx512 (const VlmLinear *lin, const VlmGemvInput *in, gint64 nb, gint64 o0,
+vlm_gemm_small_avx512 (const VlmLinear *lin, const float *x, gint64 nb, gint64 o0,
                        gint64 o1, float *y, gint64 ldy)
 {
   const SmallOps ops = { tile_f32_avx512, f16_row_avx512, vlm_kernels_avx512.bf16_to_f32,
                          vlm_kernels_avx512.dequant_q_row };
-  gemm_small_run (&ops, lin, in, nb, o0, o1, y, ldy);
+  gemm_small_run (&ops, lin, x, nb, o0, o1, y, ldy);
 }
 
 #endif

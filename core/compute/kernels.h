@@ -43,11 +43,11 @@ typedef struct {
   /* Optional (NULL: the dot kernels row by row): y[o] = dot(row o, x) without the layer's
    * bias, for o in [o0, o1), for F32, BF16 and 4- and 8-bit weights. */
   void (*gemv) (const VlmLinear *lin, const VlmGemvInput *in, gint64 o0, gint64 o1, float *y);
-  /* y[b * ldy + o] = dot(row o, in[b].x) without the bias, for b < nb and o in [o0, o1),
-   * any weight format: each weight row is read once for all nb input rows (decoding
-   * several sequences at once). */
-  void (*gemm_small) (const VlmLinear *lin, const VlmGemvInput *in, gint64 nb, gint64 o0,
-                      gint64 o1, float *y, gint64 ldy);
+  /* y[b * ldy + o] = dot(row o, x + b * in) without the bias, for b < nb and o in
+   * [o0, o1), any weight format: each weight row is read once for all nb input rows
+   * (decoding several sequences at once). */
+  void (*gemm_small) (const VlmLinear *lin, const float *x, gint64 nb, gint64 o0, gint64 o1,
+                      float *y, gint64 ldy);
   /* Optional: a 4- or 8-bit row expanded to F32. */
   void (*dequant_q_row) (const VlmLinear *lin, gint64 row, float *out);
   gboolean gemv_split_bf16;   /* gemv wants x_hi/x_lo for BF16 weights */
@@ -62,11 +62,11 @@ void              vlm_gemv_input_prepare (const VlmKernels *k, const VlmLinear *
 gsize             vlm_gemv_scratch_floats (const VlmLinear *lin);
 
 /* The gemm_small of each set (kernels-gemm-small.c). */
-void vlm_gemm_small_portable (const VlmLinear *lin, const VlmGemvInput *in, gint64 nb,
+void vlm_gemm_small_portable (const VlmLinear *lin, const float *x, gint64 nb,
                               gint64 o0, gint64 o1, float *y, gint64 ldy);
-void vlm_gemm_small_avx2 (const VlmLinear *lin, const VlmGemvInput *in, gint64 nb, gint64 o0,
+void vlm_gemm_small_avx2 (const VlmLinear *lin, const float *x, gint64 nb, gint64 o0,
                           gint64 o1, float *y, gint64 ldy);
-void vlm_gemm_small_avx512 (const VlmLinear *lin, const VlmGemvInput *in, gint64 nb, gint64 o0,
+void vlm_gemm_small_avx512 (const VlmLinear *lin, const float *x, gint64 nb, gint64 o0,
                             gint64 o1, float *y, gint64 ldy);
 void vlm_dequant_q_row_avx2 (const VlmLinear *lin, gint64 row, float *out);
 

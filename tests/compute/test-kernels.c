@@ -79,23 +79,17 @@ static void
 check_gemm_small (const VlmLinear *lin, GRand *r, double tol, const char *what)
 {
   const VlmKernels *k = vlm_kernels_get (), *p = vlm_kernels_get_portable ();
-  gint64 K = lin->in, ldy = lin->out + 3, per = (gint64) vlm_gemv_scratch_floats (lin);
+  gint64 K = lin->in, ldy = lin->out + 3;
   g_autofree float *x = g_new (float, 17 * K), *want = g_new (float, lin->out);
-  g_autofree float *sk = g_new (float, 17 * per), *sp = g_new (float, 17 * per);
   g_autofree float *yk = g_new0 (float, 17 * ldy), *yp = g_new0 (float, 17 * ldy);
-  VlmGemvInput ik[17], ip[17];
   for (gint64 i = 0; i < 17 * K; i++)
     x[i] = rnd (r, -1, 1);
-  for (int b = 0; b < 17; b++) {
-    vlm_gemv_input_prepare (k, lin, x + b * K, sk + b * per, &ik[b]);
-    vlm_gemv_input_prepare (p, lin, x + b * K, sp + b * per, &ip[b]);
-  }
   const gint64 ranges[][2] = { { 0, lin->out }, { 5, lin->out - 2 } };
   for (gint64 nb = 1; nb <= 17; nb++)
     for (guint ri = 0; ri < G_N_ELEMENTS (ranges); ri++) {
       gint64 o0 = ranges[ri][0], o1 = ranges[ri][1];
-      k->gemm_small (lin, ik, nb, o0, o1, yk, ldy);
-      p->gemm_small (lin, ip, nb, o0, o1, yp, ldy);
+      k->gemm_small (lin, x, nb, o0, o1, yk, ldy);
+      p->gemm_small (lin, x, nb, o0, o1, yp, ldy);
       for (gint64 b = 0; b < nb; b++) {
         g_autofree char *label = g_strdup_printf ("%s gemm_small B=%" G_GINT64_FORMAT
                                                   " row %" G_GINT64_FORMAT, what, nb, b);
