@@ -5,6 +5,8 @@
  * row. */
 #include "nn/batch-decode.h"
 
+#include "compute/threadpool.h"
+
 #include "vlm/vlm-error.h"
 
 #include <math.h>
@@ -70,13 +72,42 @@ vlm_decoder_batch_free (VlmDecoderBatch *batch)
   g_free (batch);
 }
 
+/* Attention of rows [begin, end), each over its own cache: the new key and value row is
+ * appended to the cache (the only copy) and the cache is read in place. */
+typedef struct {
+  VlmDecoder *dec;
+  VlmDecoderBatch *b;
+  VlmKvCache *const *caches;
+  gint64 li;
+} AttnJob;
+
+static void
+attn_range (gpointer data, gint64 begin, gint64 end)
+{
+  const AttnJob *j = data;
+  const VlmDecoderConfig *c = &j->dec->cfg;
+  const VlmDecoderLayer *l = &j->dec->layers[j->li];
+  gint64 hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+  for (gint64 i = begin; i < end; i++) {
+    VlmKvCache *cache = j->caches[i];
+    float *keys = vlm_kv_cache_keys (cache, j->li), *values = vlm_kv_cache_values (cache, j->li);
+    gint64 pos = j->b->positions[i];
+    memcpy (keys + pos * kvd, j->b->k + i * kvd, (gsize) kvd * sizeof (float));
+    memcpy (values + pos * kvd, j->b->v + i * kvd, (gsize) kvd * sizeof (float));
+    VlmAttnMask mask = { .causal = TRUE, .q_offset = pos, .key_valid = cache->key_valid,
+                         .softcap = c->attn_softcap, .window = l->window };
+    vlm_attention (j->b->q + i * qd, keys, values, 1, pos + 1, c->n_heads, c->n_kv_heads, hd,
+                   hd, &mask, j->b->attn + i * qd);
+  }
+}
+
 static void
 layer_forward (VlmDecoder *dec, VlmDecoderBatch *b, VlmKvCache *const *caches, gint64 li,
                gint64 n)
 {
   const VlmDecoderConfig *c = &dec->cfg;
   const VlmDecoderLayer *l = &dec->layers[li];
-  gint64 D = c->hidden, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+  gint64 D = c->hidden, hd = c->head_dim;
   float eps = (float) c->rms_eps;
 
   vlm_rms_norm (b->x, vlm_tensor_get_data (l->attn_norm), c->norm_weight_offset, n, D, eps, b->h);
@@ -87,17 +118,14 @@ layer_forward (VlmDecoder *dec, VlmDecoderBatch *b, VlmKvCache *const *caches, g
                   c->rope_interleaved);
   vlm_rope_apply (b->k, n, c->n_kv_heads, hd, b->positions, dec->inv_freq, (int) hd,
                   c->rope_interleaved);
-  for (gint64 i = 0; i < n; i++) {
-    VlmKvCache *cache = caches[i];
-    float *keys = vlm_kv_cache_keys (cache, li), *values = vlm_kv_cache_values (cache, li);
-    gint64 pos = b->positions[i];
-    memcpy (keys + pos * kvd, b->k + i * kvd, (gsize) kvd * sizeof (float));
-    memcpy (values + pos * kvd, b->v + i * kvd, (gsize) kvd * sizeof (float));
-    VlmAttnMask mask = { .causal = TRUE, .q_offset = pos, .key_valid = cache->key_valid,
-                         .softcap = c->attn_softcap, .window = l->window };
-    vlm_attention (b->q + i * qd, keys, values, 1, pos + 1, c->n_heads, c->n_kv_heads, hd, hd,
-                   &mask, b->attn + i * qd);
-  }
+  /* One parallel loop over the sequences (each one's heads then run in its thread)
+   * rather than one loop over the heads per sequence; a single sequence keeps the
+   * loop over its heads. */
+  AttnJob aj = { dec, b, caches, li };
+  if (n > 1)
+    vlm_parallel_for (n, 1, attn_range, &aj);
+  else
+    attn_range (&aj, 0, 1);
   vlm_linear_forward (&l->o, b->attn, n, b->h);
   vlm_add_f32 (b->x, b->x, b->h, n * D);
 
