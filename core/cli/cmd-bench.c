@@ -274,7 +274,7 @@ vlm_cli_bench (int argc, char **argv)
     { "gen-tokens", 'n', 0, G_OPTION_ARG_INT, &o.gen_tokens, "Decode steps (default 128)", "N" },
     { "threads", 'j', 0, G_OPTION_ARG_INT, &o.threads, "Threads (default: VLM_NUM_THREADS or all cores)", "N" },
     { "repeat", 'r', 0, G_OPTION_ARG_INT, &o.repeat, "Runs after loading (default 3)", "K" },
-    { "vision-precision", 0, 0, G_OPTION_ARG_STRING, &o.vision_precision, "Vision tower products: f32 (exact, default) or bf16 (AVX512_BF16, ~2x faster, ~1e-2 relative error)", "f32|bf16" },
+    { "vision-precision", 0, 0, G_OPTION_ARG_STRING, &o.vision_precision, "Vision tower products: f32 (exact, default), bf16 (AVX512_BF16, ~1e-2 relative error) or f16 (AVX512_FP16, ~1e-3 relative error)", "f32|bf16|f16" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &o.json, "Print one JSON line (medians; \"best\" holds the bests)", NULL },
     { NULL },
   };

@@ -5,6 +5,7 @@
  * products and a masked softmax). */
 #include "nn/vision-encoder.h"
 #include "compute/gemm-bf16.h"
+#include "compute/gemm-f16.h"
 #include "compute/threadpool.h"
 #include "weights/weight-binder.h"
 #include "vlm/vlm-error.h"
@@ -353,11 +354,13 @@ act_range (gpointer data, gint64 begin, gint64 end)
   vlm_activate (j->x + begin * j->dim, (end - begin) * j->dim, j->act);
 }
 
-/* A layer projection, in BF16 products when the encoder was asked for them. */
+/* A layer projection, in BF16 or FP16 products when the encoder was asked for them. */
 static void
 project (const VlmVisionEncoder *enc, const VlmLinear *lin, const float *x, gint64 n, float *y)
 {
-  if (enc->bf16_products)
+  if (enc->f16_products)
+    vlm_linear_forward_f16 (lin, x, n, y);
+  else if (enc->bf16_products)
     vlm_linear_forward_bf16 (lin, x, n, y);
   else
     vlm_linear_forward (lin, x, n, y);

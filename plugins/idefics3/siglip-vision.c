@@ -4,6 +4,7 @@
  * Idefics3Model.get_image_features does (whole images have neither). */
 #include "idefics3-elements.h"
 #include "compute/gemm-bf16.h"
+#include "compute/gemm-f16.h"
 #include "nn/vision-encoder.h"
 
 #include <string.h>
@@ -13,7 +14,7 @@ struct _SiglipVision {
   gint64 batch_size;
   gboolean keep_one;        /* SmolVLM keeps the first tile when all are padding */
   SiglipPrecision precision;
-  gboolean told_no_bf16;    /* the fallback message is given once */
+  gboolean told_fallback;   /* the fallback message is given once */
   VlmVisionEncoder *enc;
 };
 
@@ -21,7 +22,8 @@ G_DEFINE_FINAL_TYPE (SiglipVision, siglip_vision, VLM_TYPE_MODEL_ELEMENT)
 
 G_DEFINE_ENUM_TYPE (SiglipPrecision, siglip_precision,
                     G_DEFINE_ENUM_VALUE (SIGLIP_PRECISION_F32, "f32"),
-                    G_DEFINE_ENUM_VALUE (SIGLIP_PRECISION_BF16, "bf16"))
+                    G_DEFINE_ENUM_VALUE (SIGLIP_PRECISION_BF16, "bf16"),
+                    G_DEFINE_ENUM_VALUE (SIGLIP_PRECISION_F16, "f16"))
 
 enum { PROP_0, PROP_BATCH_SIZE, PROP_PRECISION, N_PROPS };
 
@@ -111,20 +113,26 @@ all_zero (const float *v, gint64 n)
   return TRUE;
 }
 
-/* BF16 products when the property or VLM_VISION_PRECISION=bf16 asks and the CPU can. */
-static gboolean
-want_bf16 (SiglipVision *self)
+/* The products the property asks for, else VLM_VISION_PRECISION (bf16 or f16), as the
+ * CPU can: exact F32 otherwise, said once. */
+static void
+choose_products (SiglipVision *self)
 {
-  if (self->precision != SIGLIP_PRECISION_BF16
-      && g_strcmp0 (g_getenv ("VLM_VISION_PRECISION"), "bf16") != 0)
-    return FALSE;
-  if (vlm_gemm_bf16_supported ())
-    return TRUE;
-  if (!self->told_no_bf16)
-    g_message ("siglip-vision: precision bf16 needs AVX512_BF16 (and VLM_KERNELS not capping "
-               "it); using exact F32 products");
-  self->told_no_bf16 = TRUE;
-  return FALSE;
+  SiglipPrecision want = self->precision;
+  const char *env = g_getenv ("VLM_VISION_PRECISION");
+  if (want == SIGLIP_PRECISION_F32 && g_strcmp0 (env, "bf16") == 0)
+    want = SIGLIP_PRECISION_BF16;
+  else if (want == SIGLIP_PRECISION_F32 && g_strcmp0 (env, "f16") == 0)
+    want = SIGLIP_PRECISION_F16;
+  self->enc->bf16_products = want == SIGLIP_PRECISION_BF16 && vlm_gemm_bf16_supported ();
+  self->enc->f16_products = want == SIGLIP_PRECISION_F16 && vlm_gemm_f16_supported ();
+  if (want == SIGLIP_PRECISION_F32 || self->enc->bf16_products || self->enc->f16_products
+      || self->told_fallback)
+    return;
+  g_message ("siglip-vision: precision %s needs %s (and VLM_KERNELS not capping it); using "
+             "exact F32 products", want == SIGLIP_PRECISION_BF16 ? "bf16" : "f16",
+             want == SIGLIP_PRECISION_BF16 ? "AVX512_BF16" : "AVX512_FP16");
+  self->told_fallback = TRUE;
 }
 
 static gboolean
@@ -192,7 +200,7 @@ siglip_vision_process (VlmElement *element, GError **error)
                                               (gint64[]) { n_kept, seq, cfg->hidden });
   float *dst = vlm_tensor_get_data_mut (out);
   gint64 bs = MIN (self->batch_size, MAX (n_kept, 1));
-  self->enc->bf16_products = want_bf16 (self);
+  choose_products (self);
   g_autofree float *batch_pix = g_new (float, bs * tile);
   g_autofree guint8 *batch_mask = mask ? g_new (guint8, bs * seq) : NULL;
   const guint8 *mdata = mask ? vlm_tensor_get_data (mask) : NULL;
@@ -263,9 +271,11 @@ siglip_vision_class_init (SiglipVisionClass *klass)
   g_object_class_install_property (
     oc, PROP_PRECISION,
     g_param_spec_enum ("precision", "Precision",
-                       "Products of the layers' projections: f32 (exact) or bf16 (inputs "
-                       "rounded to BF16, vdpbf16ps; ~2x faster on AVX512_BF16 CPUs, ~1e-2 "
-                       "relative error; VLM_VISION_PRECISION=bf16 also selects it)",
+                       "Products of the layers' projections: f32 (exact), bf16 (inputs "
+                       "rounded to BF16, vdpbf16ps; ~1e-2 relative error; faster only where "
+                       "vdpbf16ps outruns F32 FMAs) or f16 (inputs scaled and rounded to FP16, "
+                       "vfmadd231ph in short runs into F32 sums; AVX512_FP16 CPUs; ~1e-3 "
+                       "relative error); VLM_VISION_PRECISION=bf16|f16 also selects them",
                        siglip_precision_get_type (), SIGLIP_PRECISION_F32,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS));
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_VISION_TOWER, "SigLIP vision tower",

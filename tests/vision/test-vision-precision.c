@@ -1,16 +1,20 @@
 /* test-vision-precision.c: siglip-vision's opt-in `precision` = bf16 (projections with
- * BF16-rounded inputs, compute/gemm-bf16.c) on the Idefics3 and SmolVLM fixtures: within
- * a stated looser tolerance of the exact path, which stays the default and bit-identical;
- * VLM_VISION_PRECISION=bf16 selects the same products. Run with --kernels=avx512 it
- * checks the fallback: without AVX512_BF16 kernels bf16 gives the exact result. */
+ * BF16-rounded inputs, compute/gemm-bf16.c) and f16 (FP16-rounded scaled inputs,
+ * compute/gemm-f16.c) on the Idefics3 and SmolVLM fixtures: within a stated looser
+ * tolerance of the exact path, which stays the default and bit-identical;
+ * VLM_VISION_PRECISION selects the same products. Run with --kernels=avx512 or avx2 it
+ * checks the fallbacks: without AVX512_BF16 (AVX-512) kernels bf16 (f16) gives the exact
+ * result. */
 #include "compute/gemm-bf16.h"
+#include "compute/gemm-f16.h"
 #include "vlm/vlm.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Relative L2 distance the BF16 products may add to vision_hidden (measured: ~3e-3). */
-#define BF16_TOLERANCE 2e-2
+/* Relative L2 distance the BF16 or FP16 products may add to vision_hidden (measured:
+ * ~3e-3 for bf16, see the test log for f16). */
+#define REDUCED_TOLERANCE 2e-2
 
 static double
 rel_l2 (VlmTensor *actual, VlmTensor *expected)
@@ -98,22 +102,28 @@ test_precision (gconstpointer data)
   g_assert_cmpfloat (rel_l2 (exact, want), <=, 1e-3);
   g_assert_cmpfloat (rel_l2 (f32, exact), ==, 0);
 
-  g_autoptr (VlmTensor) bf16 = run (dir, pixels, mask, "bf16");
-  double vs_exact = rel_l2 (bf16, exact), vs_golden = rel_l2 (bf16, want);
-  g_test_message ("%s: bf16 vision_hidden: relative L2 %.3g vs the F32 path, %.3g vs the "
-                  "reference", (const char *) data, vs_exact, vs_golden);
-  if (vlm_gemm_bf16_supported ()) {
-    g_assert_cmpfloat (vs_exact, >, 0);
-    g_assert_cmpfloat (vs_exact, <=, BF16_TOLERANCE);
-  } else {
-    g_assert_cmpfloat (vs_exact, ==, 0);
-  }
+  const struct {
+    const char *name;
+    gboolean supported;
+  } modes[] = { { "bf16", vlm_gemm_bf16_supported () }, { "f16", vlm_gemm_f16_supported () } };
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++) {
+    g_autoptr (VlmTensor) reduced = run (dir, pixels, mask, modes[i].name);
+    double vs_exact = rel_l2 (reduced, exact), vs_golden = rel_l2 (reduced, want);
+    g_test_message ("%s: %s vision_hidden: relative L2 %.3g vs the F32 path, %.3g vs the "
+                    "reference", (const char *) data, modes[i].name, vs_exact, vs_golden);
+    if (modes[i].supported) {
+      g_assert_cmpfloat (vs_exact, >, 0);
+      g_assert_cmpfloat (vs_exact, <=, REDUCED_TOLERANCE);
+    } else {
+      g_assert_cmpfloat (vs_exact, ==, 0);
+    }
 
-  /* The environment variable selects the same products. */
-  g_setenv ("VLM_VISION_PRECISION", "bf16", TRUE);
-  g_autoptr (VlmTensor) by_env = run (dir, pixels, mask, NULL);
-  g_unsetenv ("VLM_VISION_PRECISION");
-  g_assert_cmpfloat (rel_l2 (by_env, bf16), ==, 0);
+    /* The environment variable selects the same products. */
+    g_setenv ("VLM_VISION_PRECISION", modes[i].name, TRUE);
+    g_autoptr (VlmTensor) by_env = run (dir, pixels, mask, NULL);
+    g_unsetenv ("VLM_VISION_PRECISION");
+    g_assert_cmpfloat (rel_l2 (by_env, reduced), ==, 0);
+  }
 }
 
 int
