@@ -248,8 +248,10 @@ tile_avx2 (const float *W, gint64 K, const float *x, const int R, const int C, c
   for (gint64 k = 0; k < kv; k += 8) {
     __m256 w[TR];
     PREFETCH_STEP (pf, pf_bytes, step, done, goal)
-    UNROLL for (int r = 0; r < R; r++)
+    UNROLL for (int r = 0; r < R; r++) {
       w[r] = _mm256_loadu_ps (W + r * K + k);
+      __asm__ ("" : "+x" (w[r])); /* one load per weight vector (see tile_avx512) */
+    }
     UNROLL for (int c = 0; c < C; c++) {
       __m256 xv = _mm256_loadu_ps (x + c * K + k);
       UNROLL for (int r = 0; r < R; r++)
@@ -387,8 +389,13 @@ tile_avx512 (const float *W, gint64 K, const float *x, const int R, const int C,
       acc[r][c] = _mm512_setzero_ps ();
   for (gint64 k = 0; k < kv; k += 16) {
     PREFETCH_STEP (pf, pf_bytes, step, done, goal)
-    UNROLL for (int r = 0; r < R; r++)
+    /* Each weight vector is loaded once into a register for all C products: left to
+     * itself, the compiler folds the load into every FMA, and the loads then outnumber
+     * what the load ports issue beside two FMAs a cycle. */
+    UNROLL for (int r = 0; r < R; r++) {
       w[r] = _mm512_loadu_ps (W + r * K + k);
+      __asm__ ("" : "+v" (w[r]));
+    }
     UNROLL for (int c = 0; c < C; c++) {
       __m512 xv = _mm512_loadu_ps (x + c * K + k);
       UNROLL for (int r = 0; r < R; r++)
