@@ -53,14 +53,14 @@ portable_gemv (const VlmLinear *lin, const float *x, float *y)
   }
 }
 
-/* Every route of vlm_linear_forward: 1 input row takes the GEMV kernels, 2 to 31 the
- * small GEMM, 40 the expanded-weight sgemm. */
+/* Every route of vlm_linear_forward: 1 input row (and 2 of 4-bit layers) takes the GEMV
+ * kernels, up to 47 the small GEMM, 50 the expanded-weight sgemm. */
 static void
 check_layer (const VlmLinear *lin, GRand *r, double tol, const char *what)
 {
-  const gint64 ns[] = { 1, 2, 3, 5, 9, 17, 40 };
-  g_autofree float *x = g_new (float, 40 * lin->in);
-  g_autofree float *y = g_new (float, 40 * lin->out), *want = g_new (float, lin->out);
+  const gint64 ns[] = { 1, 2, 3, 5, 9, 17, 47, 50 };
+  g_autofree float *x = g_new (float, 50 * lin->in);
+  g_autofree float *y = g_new (float, 50 * lin->out), *want = g_new (float, lin->out);
   for (guint k = 0; k < G_N_ELEMENTS (ns); k++) {
     for (gint64 i = 0; i < ns[k] * lin->in; i++)
       x[i] = rnd (r, -1, 1);
