@@ -425,6 +425,37 @@ vlm_element_get_input_object (VlmElement *self, const char *port)
 }
 
 /**
+ * vlm_element_get_input_f32:
+ * @self: an element
+ * @port: input port name
+ * @ndim: the rank expected
+ * @leading: how the leading axes are described in errors, e.g. "n_images, patches"
+ * @last_dim: the size expected of the last axis
+ * @error: return location for a #GError
+ *
+ * The float tensor on @port, checked and converted for kernels that read
+ * rows: a missing tensor, another rank, an integer dtype or a wrong last axis
+ * is an error naming the port, what arrived and what was expected.
+ *
+ * Returns: (transfer full) (nullable): a contiguous F32 tensor
+ */
+VlmTensor *
+vlm_element_get_input_f32 (VlmElement *self, const char *port, guint ndim, const char *leading,
+                           gint64 last_dim, GError **error)
+{
+  VlmTensor *in = vlm_element_get_input_tensor (self, port);
+  if (!in || vlm_tensor_get_ndim (in) != ndim || !vlm_dtype_is_float (vlm_tensor_get_dtype (in))
+      || vlm_tensor_get_dim (in, -1) != last_dim) {
+    g_autofree char *d = in ? vlm_tensor_describe (in) : g_strdup ("nothing");
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
+                 "%s: %s, expected float [%s, %" G_GINT64_FORMAT "]", port, d, leading, last_dim);
+    return NULL;
+  }
+  g_autoptr (VlmTensor) f = vlm_tensor_to_dtype (in, VLM_DTYPE_F32, error);
+  return f ? vlm_tensor_contiguous (f) : NULL;
+}
+
+/**
  * vlm_element_get_output:
  * @self: an element
  * @port: output port name

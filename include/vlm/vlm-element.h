@@ -133,6 +133,8 @@ VlmTensor   *vlm_element_get_input_tensor (VlmElement *self, const char *port);
 VlmTensorSet *vlm_element_get_input_tensor_set (VlmElement *self, const char *port);
 const char  *vlm_element_get_input_string (VlmElement *self, const char *port);
 gpointer     vlm_element_get_input_object (VlmElement *self, const char *port);
+VlmTensor   *vlm_element_get_input_f32 (VlmElement *self, const char *port, guint ndim,
+                                        const char *leading, gint64 last_dim, GError **error);
 
 const GValue *vlm_element_get_output (VlmElement *self, const char *port);
 void         vlm_element_set_output (VlmElement *self, const char *port, const GValue *value);

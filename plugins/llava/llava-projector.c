@@ -62,19 +62,10 @@ static gboolean
 projector_process (VlmElement *element, GError **error)
 {
   LlavaProjector *self = LLAVA_PROJECTOR (element);
-  VlmTensor *in = vlm_element_get_input_tensor (element, "vision_hidden");
-  if (!in || vlm_tensor_get_ndim (in) != 3 || !vlm_dtype_is_float (vlm_tensor_get_dtype (in))
-      || vlm_tensor_get_dim (in, 2) != self->vision_dim) {
-    g_autofree char *d = in ? vlm_tensor_describe (in) : g_strdup ("nothing");
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
-                 "vision_hidden: %s, expected float [n_images, tokens, %" G_GINT64_FORMAT "]", d,
-                 self->vision_dim);
+  g_autoptr (VlmTensor) x = vlm_element_get_input_f32 (element, "vision_hidden", 3,
+                                                       "n_images, tokens", self->vision_dim, error);
+  if (!x)
     return FALSE;
-  }
-  g_autoptr (VlmTensor) f = vlm_tensor_to_dtype (in, VLM_DTYPE_F32, error);
-  if (!f)
-    return FALSE;
-  g_autoptr (VlmTensor) x = vlm_tensor_contiguous (f);
   gint64 rows = vlm_tensor_get_dim (x, 0) * vlm_tensor_get_dim (x, 1), D = self->text_dim;
   g_autofree float *h = g_new (float, MAX (rows * D, 1));
   g_autoptr (VlmTensor) out = vlm_tensor_new (VLM_DTYPE_F32, 2, (gint64[]) { rows, D });
