@@ -123,3 +123,21 @@ vlm_processor_filled (gsize n, gint64 value)
     d[i] = value;
   return t;
 }
+
+void
+vlm_processor_class_add_ports (VlmElementClass *klass, const char *text_description,
+                               VlmPortFlags text_flags, VlmPortFlags images_flags)
+{
+  vlm_element_class_add_port (klass, "text", VLM_PORT_INPUT, G_TYPE_STRING, text_flags,
+                              text_description);
+  vlm_element_class_add_port (klass, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET, images_flags,
+                              "decoded images, U8 [H, W, C]");
+  vlm_element_class_add_port (klass, "modes", VLM_PORT_INPUT, G_TYPE_STRV, VLM_PORT_FLAG_OPTIONAL,
+                              "the images' Pillow modes");
+  vlm_element_class_add_port (klass, "input_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
+                              "I64 [1, L] token ids of the expanded prompt");
+  vlm_element_class_add_port (klass, "attention_mask", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
+                              "I64 [1, L] ones, as the reference returns it");
+  vlm_element_class_add_port (klass, "prompt", VLM_PORT_OUTPUT, G_TYPE_STRING, 0,
+                              "the expanded prompt text");
+}

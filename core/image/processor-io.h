@@ -10,6 +10,11 @@
 
 G_BEGIN_DECLS
 
+/* Declares the ports every processor has: inputs text, images, modes; outputs input_ids,
+ * attention_mask, prompt. Family extras (pixel values, token types) are declared after. */
+void       vlm_processor_class_add_ports (VlmElementClass *klass, const char *text_description,
+                                          VlmPortFlags text_flags, VlmPortFlags images_flags);
+
 /* The images of the element's "images" input (a tensor set, possibly
  * unconnected) with the Pillow modes of its optional "modes" input (RGB when
  * unlinked). With @to_rgb, each goes through Pillow's convert("RGB") (gray

@@ -78,18 +78,8 @@ idefics3_processor_class_init (Idefics3ProcessorClass *klass)
   ec->process = processor_process;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "Idefics3 processor",
                                   "Idefics3/SmolVLM image tiles, prompt expansion and tokenization");
-  vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the rendered chat prompt, one <image> per image");
-  vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET,
-                              VLM_PORT_FLAG_OPTIONAL, "decoded images, U8 [H, W, C]");
-  vlm_element_class_add_port (ec, "modes", VLM_PORT_INPUT, G_TYPE_STRV, VLM_PORT_FLAG_OPTIONAL,
-                              "the images' Pillow modes");
-  vlm_element_class_add_port (ec, "input_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "I64 [1, L] token ids of the expanded prompt");
-  vlm_element_class_add_port (ec, "attention_mask", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "I64 [1, L] ones, as the reference returns it");
-  vlm_element_class_add_port (ec, "prompt", VLM_PORT_OUTPUT, G_TYPE_STRING, 0,
-                              "the expanded prompt text");
+  vlm_processor_class_add_ports (ec, "the rendered chat prompt, one <image> per image",
+                                 VLM_PORT_FLAG_NONE, VLM_PORT_FLAG_OPTIONAL);
   vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR,
                               VLM_PORT_FLAG_OPTIONAL, "F32 [1, tiles, 3, H, W]");
   vlm_element_class_add_port (ec, "pixel_attention_mask", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR,

@@ -143,21 +143,11 @@ paligemma_processor_class_init (PaligemmaProcessorClass *klass)
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "PaliGemma processor",
                                   "SigLIP image processing, PaliGemma prompt format and "
                                   "tokenization");
-  vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, VLM_PORT_FLAG_OPTIONAL,
-                              "the prompt (no chat template)");
-  vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET, 0,
-                              "decoded images, U8 [H, W, C]");
-  vlm_element_class_add_port (ec, "modes", VLM_PORT_INPUT, G_TYPE_STRV, VLM_PORT_FLAG_OPTIONAL,
-                              "the images' Pillow modes");
-  vlm_element_class_add_port (ec, "input_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "I64 [1, L] token ids of the formatted prompt");
-  vlm_element_class_add_port (ec, "attention_mask", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "I64 [1, L] ones");
+  vlm_processor_class_add_ports (ec, "the prompt (no chat template)",
+                                 VLM_PORT_FLAG_OPTIONAL, VLM_PORT_FLAG_NONE);
   vlm_element_class_add_port (ec, "token_type_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
                               "I64 [1, L] zeros: every prompt token is prefix (the reference "
                               "returns them only with a suffix, as 0 for the prefix)");
-  vlm_element_class_add_port (ec, "prompt", VLM_PORT_OUTPUT, G_TYPE_STRING, 0,
-                              "the formatted prompt text");
   vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
                               "F32 [n_images, 3, H, W]");
 }

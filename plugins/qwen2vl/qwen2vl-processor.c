@@ -257,18 +257,8 @@ qwen2vl_processor_class_init (Qwen2vlProcessorClass *klass)
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "Qwen2-VL processor",
                                   "Qwen2-VL / Qwen2.5-VL native-resolution patches, "
                                   "<|image_pad|> expansion and tokenization");
-  vlm_element_class_add_port (ec, "text", VLM_PORT_INPUT, G_TYPE_STRING, 0,
-                              "the rendered chat prompt, one <|image_pad|> per image");
-  vlm_element_class_add_port (ec, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET,
-                              VLM_PORT_FLAG_OPTIONAL, "decoded images, U8 [H, W, C]");
-  vlm_element_class_add_port (ec, "modes", VLM_PORT_INPUT, G_TYPE_STRV, VLM_PORT_FLAG_OPTIONAL,
-                              "the images' Pillow modes");
-  vlm_element_class_add_port (ec, "input_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "I64 [1, L] token ids of the expanded prompt");
-  vlm_element_class_add_port (ec, "attention_mask", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "I64 [1, L] ones");
-  vlm_element_class_add_port (ec, "prompt", VLM_PORT_OUTPUT, G_TYPE_STRING, 0,
-                              "the expanded prompt text");
+  vlm_processor_class_add_ports (ec, "the rendered chat prompt, one <|image_pad|> per image",
+                                 VLM_PORT_FLAG_NONE, VLM_PORT_FLAG_OPTIONAL);
   vlm_element_class_add_port (ec, "pixel_values", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR,
                               VLM_PORT_FLAG_OPTIONAL,
                               "F32 [patches, 3 * temporal * patch * patch], merge order");
