@@ -1,13 +1,12 @@
-/* decoder.c: the decoder's forward pass over a KV cache, embeddings and the image merge.
- * One code path serves prefill (many rows: VlmLinear takes the sgemm route) and decoding
- * (one row: the GEMV kernels); keys and values are projected straight into the cache and
- * attention reads the cache in place. */
+/* decoder.c: embeddings, the image merge, the prompt's attention spans and the state of
+ * one sequence. Its forward pass is vlm_decoder_step() (decoder-step.c) over that one
+ * sequence: prefill (many rows: VlmLinear takes the sgemm route) and decoding (one row:
+ * the GEMV kernels) alike. */
 #include "nn/decoder.h"
-#include "nn/mrope.h"
+#include "nn/decoder-step.h"
 
 #include "vlm/vlm-error.h"
 
-#include <math.h>
 #include <string.h>
 
 /**
@@ -120,16 +119,6 @@ vlm_decoder_prompt_spans (const VlmDecoderConfig *cfg, const gint64 *token_types
   return TRUE;
 }
 
-static float *
-try_floats (gint64 n, gboolean *ok)
-{
-  float *p = n > 0 && (guint64) n <= G_MAXSIZE / sizeof (float)
-                 ? g_try_malloc ((gsize) n * sizeof (float)) : NULL;
-  if (!p)
-    *ok = FALSE;
-  return p;
-}
-
 /**
  * vlm_decoder_state_new:
  * @dec: a decoder
@@ -152,21 +141,14 @@ vlm_decoder_state_new (VlmDecoder *dec, gint64 max_rows, gint64 capacity, GError
   s->cache = vlm_kv_cache_new (c->n_layers, capacity, c->n_kv_heads * c->head_dim, error);
   if (!s->cache)
     return NULL;
-  gboolean ok = TRUE;
-  gint64 qd = c->n_heads * c->head_dim;
   s->max_rows = max_rows;
-  s->x = try_floats (max_rows * c->hidden, &ok);
-  s->h = try_floats (max_rows * c->hidden, &ok);
-  s->q = try_floats (max_rows * qd, &ok);
-  s->attn = try_floats (max_rows * qd, &ok);
-  s->gate = try_floats (max_rows * c->intermediate, &ok);
-  s->up = try_floats (max_rows * c->intermediate, &ok);
-  s->logits = try_floats (c->vocab, &ok);
-  s->positions = g_try_new (gint64, max_rows);
-  s->stream_positions = g_try_new (gint64, 3 * max_rows);
-  if (!ok || !s->positions || !s->stream_positions) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_LIMIT,
-                 "out of memory for decoding %" G_GINT64_FORMAT " rows at once", max_rows);
+  s->scratch = vlm_decoder_scratch_new (dec, max_rows, 1, error);
+  if (!s->scratch)
+    return NULL;
+  s->logits = g_try_new (float, c->vocab);
+  if (!s->logits) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_LIMIT, "out of memory for %" G_GINT64_FORMAT
+                 " logits", c->vocab);
     return NULL;
   }
   return g_steal_pointer (&s);
@@ -182,79 +164,10 @@ vlm_decoder_state_free (VlmDecoderState *state)
   if (!state)
     return;
   vlm_kv_cache_free (state->cache);
-  g_free (state->x);
-  g_free (state->h);
-  g_free (state->q);
-  g_free (state->attn);
-  g_free (state->gate);
-  g_free (state->up);
+  vlm_decoder_scratch_free (state->scratch);
   g_free (state->logits);
-  g_free (state->positions);
-  g_free (state->stream_positions);
   g_free (state->spans);
   g_free (state);
-}
-
-static gboolean
-uses_mrope (const VlmDecoderConfig *c)
-{
-  return c->mrope_section[0] + c->mrope_section[1] + c->mrope_section[2] > 0;
-}
-
-static void
-layer_forward (VlmDecoder *dec, VlmDecoderState *s, gint64 li, gint64 n, VlmAttnMask *mask)
-{
-  const VlmDecoderConfig *c = &dec->cfg;
-  const VlmDecoderLayer *l = &dec->layers[li];
-  gint64 D = c->hidden, hd = c->head_dim, pos0 = s->cache->len;
-  gint64 kvd = s->cache->kv_dim;
-  float *keys = vlm_kv_cache_keys (s->cache, li), *values = vlm_kv_cache_values (s->cache, li);
-  float eps = (float) c->rms_eps;
-
-  vlm_rms_norm (s->x, vlm_tensor_get_data (l->attn_norm), c->norm_weight_offset, n, D, eps, s->h);
-  /* q, k and v (and below gate and up) share their input: one parallel loop each. */
-  const VlmLinear *qkv[] = { &l->q, &l->k, &l->v };
-  float *qkv_out[] = { s->q, keys + pos0 * kvd, values + pos0 * kvd };
-  vlm_linear_forward_multi (qkv, 3, s->h, n, qkv_out);
-  if (l->q_norm) {
-    vlm_rms_norm (s->q, vlm_tensor_get_data (l->q_norm), c->norm_weight_offset, n * c->n_heads,
-                  hd, eps, s->q);
-    vlm_rms_norm (keys + pos0 * kvd, vlm_tensor_get_data (l->k_norm), c->norm_weight_offset,
-                  n * c->n_kv_heads, hd, eps, keys + pos0 * kvd);
-  }
-  /* Gemma 3's sliding layers rotate with their own (local) base. */
-  const float *inv_freq = l->window > 0 && dec->inv_freq_local ? dec->inv_freq_local
-                                                               : dec->inv_freq;
-  if (uses_mrope (c)) {
-    vlm_mrope_apply (s->q, n, c->n_heads, hd, s->stream_positions, n, inv_freq,
-                     c->mrope_section);
-    vlm_mrope_apply (keys + pos0 * kvd, n, c->n_kv_heads, hd, s->stream_positions, n, inv_freq,
-                     c->mrope_section);
-  } else {
-    vlm_rope_apply (s->q, n, c->n_heads, hd, s->positions, inv_freq, (int) hd,
-                    c->rope_interleaved);
-    vlm_rope_apply (keys + pos0 * kvd, n, c->n_kv_heads, hd, s->positions, inv_freq, (int) hd,
-                    c->rope_interleaved);
-  }
-  mask->window = l->window;
-  vlm_attention (s->q, keys, values, n, pos0 + n, c->n_heads, c->n_kv_heads, hd, hd, mask,
-                 s->attn);
-  vlm_linear_forward (&l->o, s->attn, n, s->h);
-  if (l->post_attn_norm)
-    vlm_rms_norm (s->h, vlm_tensor_get_data (l->post_attn_norm), c->norm_weight_offset, n, D,
-                  eps, s->h);
-  vlm_add_f32 (s->x, s->x, s->h, n * D);
-
-  vlm_rms_norm (s->x, vlm_tensor_get_data (l->mlp_norm), c->norm_weight_offset, n, D, eps, s->h);
-  const VlmLinear *gate_up[] = { &l->gate, &l->up };
-  float *gate_up_out[] = { s->gate, s->up };
-  vlm_linear_forward_multi (gate_up, 2, s->h, n, gate_up_out);
-  vlm_glu (s->gate, s->up, s->gate, n * c->intermediate, c->act);
-  vlm_linear_forward (&l->down, s->gate, n, s->h);
-  if (l->post_mlp_norm)
-    vlm_rms_norm (s->h, vlm_tensor_get_data (l->post_mlp_norm), c->norm_weight_offset, n, D,
-                  eps, s->h);
-  vlm_add_f32 (s->x, s->x, s->h, n * D);
 }
 
 /**
@@ -272,40 +185,10 @@ void
 vlm_decoder_forward (VlmDecoder *dec, VlmDecoderState *state, const float *embeds, gint64 n,
                      float *final_hidden)
 {
-  const VlmDecoderConfig *c = &dec->cfg;
-  VlmKvCache *cache = state->cache;
-  g_return_if_fail (n > 0 && n <= state->max_rows && cache->len + n <= cache->capacity);
-  gint64 D = c->hidden;
-  memcpy (state->x, embeds, (gsize) (n * D) * sizeof (float));
-  for (gint64 t = 0; t < n; t++)
-    state->positions[t] = cache->len + t + c->position_offset + state->position_delta;
-  /* M-RoPE: the given streams (the prompt's), else the position on all three. */
-  for (gint64 s = 0; uses_mrope (c) && s < 3; s++)
-    for (gint64 t = 0; t < n; t++)
-      state->stream_positions[s * n + t] = state->next_streams ? state->next_streams[s * n + t]
-                                                               : state->positions[t];
+  g_return_if_fail (n > 0 && n <= state->max_rows);
+  VlmDecoderSeq seq = { .cache = state->cache, .embeds = embeds, .rows = n,
+                        .streams = state->next_streams, .position_delta = state->position_delta,
+                        .spans = state->spans, .n_spans = state->n_spans };
   state->next_streams = NULL;
-  VlmAttnMask mask = { .causal = TRUE, .q_offset = cache->len, .key_valid = cache->key_valid,
-                       .softcap = c->attn_softcap, .scale = c->attn_scale,
-                       .spans = state->spans, .n_spans = state->n_spans };
-  for (gint64 li = 0; li < c->n_layers; li++)
-    layer_forward (dec, state, li, n, &mask);
-  cache->len += n;
-
-  /* Only the last row feeds the LM head; all rows are normalised when asked for. */
-  float eps = (float) c->rms_eps;
-  const float *norm = vlm_tensor_get_data (dec->final_norm), *last;
-  if (final_hidden) {
-    vlm_rms_norm (state->x, norm, c->norm_weight_offset, n, D, eps, final_hidden);
-    last = final_hidden + (n - 1) * D;
-  } else {
-    vlm_rms_norm (state->x + (n - 1) * D, norm, c->norm_weight_offset, 1, D, eps,
-                  state->h);
-    last = state->h;
-  }
-  vlm_linear_forward (dec->lm_head.data ? &dec->lm_head : &dec->embed, last, 1,
-                      state->logits);
-  if (c->final_softcap > 0)
-    for (gint64 i = 0; i < c->vocab; i++)
-      state->logits[i] = c->final_softcap * tanhf (state->logits[i] / c->final_softcap);
+  vlm_decoder_step (dec, state->scratch, &seq, 1, final_hidden, state->logits);
 }

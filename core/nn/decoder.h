@@ -68,14 +68,15 @@ typedef struct {
   float *inv_freq_local;        /* [head_dim / 2] of sliding layers, or NULL */
 } VlmDecoder;
 
+/* Scratch of vlm_decoder_step() (nn/decoder-step.h). */
+typedef struct _VlmDecoderScratch VlmDecoderScratch;
+
 /* What one sequence needs besides the weights: the cache and the scratch for up to
  * max_rows rows at a time, all allocated up front. */
 typedef struct {
   VlmKvCache *cache;
   gint64 max_rows;
-  float *x, *h, *q, *attn, *gate, *up;
-  gint64 *positions;
-  gint64 *stream_positions;     /* [3, max_rows] M-RoPE streams of the rows being run */
+  VlmDecoderScratch *scratch;
   const gint64 *next_streams;   /* nullable [3, n]: M-RoPE streams of the next forward call */
   gint64 position_delta;        /* added to positions without streams (rope_deltas) */
   float *logits;                /* [vocab] of the last row of the last forward */

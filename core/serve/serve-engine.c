@@ -1,9 +1,10 @@
-/* serve-engine.c: continuous batching. The engine thread owns the decoder: each
- * iteration advances every decoding sequence by one token in a single batched forward
- * pass, then spends a bounded slice of time prefilling the next waiting prompt, so
- * running streams keep their pace while new requests join between steps. A worker
- * thread prepares requests (images, template, vision tower) beside it, at a lower
- * priority and without the shared kernel pool while sequences are decoding. */
+/* serve-engine.c: continuous batching. The engine thread owns the decoder: each step is
+ * one forward pass over the next token of every decoding sequence plus a slice of the
+ * prompts still prefilling, so the weights are read once for all of them. While streams
+ * decode, the slice is bounded to about half a decode step, so they keep their pace as
+ * new requests join; when none decode, waiting prompts prefill together. A worker thread
+ * prepares requests (images, template, vision tower) beside it, at a lower priority and
+ * without the shared kernel pool while sequences are decoding. */
 #include "serve/serve.h"
 
 #include "compute/threadpool.h"
@@ -13,8 +14,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define PREFILL_MAX_ROWS 2048
+#define STEP_MAX_ROWS 2048
 #define PREFILL_MIN_ROWS 64
+/* An idle engine waits this long at most for requests still being prepared, so that
+ * prompts arriving together prefill in one step. */
+#define GATHER_US 20000
 
 typedef struct {
   ServeJob *job;
@@ -22,6 +26,7 @@ typedef struct {
   guint64 *keys;             /* [capacity]: prompt keys, then generated ids */
   gint64 *context;           /* prompt ids then generated ids (repetition penalty) */
   gint64 n_context, prefilled, generated, last;
+  guint64 order;             /* admission order: older prompts prefill first */
   gboolean decoding;
   VlmSampler *sampler;
   VlmTokenStream *stream;
@@ -43,10 +48,11 @@ struct _ServeEngine {
   gint busy;                 /* atomic: sequences are decoding (the worker yields) */
   GThread *worker, *engine;
   Seq **slots;
-  VlmDecoderBatch *batch;
-  VlmDecoderState *prefill;  /* scratch; its cache is swapped for each sequence's */
-  float *logits, *rows;
-  VlmKvCache **caches;
+  guint64 admitted;          /* sequences admitted so far */
+  VlmDecoderScratch *scratch;
+  VlmDecoderSeq *step;       /* [parallel]: the parts of one step */
+  guint *step_slot;          /* [parallel]: their slots */
+  float *logits, *rows;      /* [parallel, vocab]; [parallel, hidden] decode inputs */
   double step_ms, row_ms;    /* running averages: a decode step; one prefill row */
 };
 
@@ -151,6 +157,12 @@ seq_new (ServeEngine *e, ServeJob *job, GError **error)
   s->stream = vlm_token_stream_new (m->tokenizer, TRUE);
   serve_stop_text_init (&s->out, (const char *const *) job->stop);
   s->prefilled = serve_cache_take_prefix (e->cache, job->keys, job->n_prompt, s->kv);
+  /* Cached positions inside a bidirectional span attended to the span's later positions
+   * of another prompt: such a span is computed again. */
+  for (guint k = 0; k < job->n_spans; k++)
+    if (job->spans[2 * k] < s->prefilled && s->prefilled < job->spans[2 * k + 1])
+      s->prefilled = job->spans[2 * k];
+  s->kv->len = s->prefilled;
   /* Positions taken from the cache keep their own padding flags; the rest are the prompt's. */
   memcpy (s->kv->key_valid + s->prefilled, job->valid + s->prefilled,
           (gsize) (job->n_prompt - s->prefilled));
@@ -240,65 +252,83 @@ release_slot (ServeEngine *e, guint i)
   g_mutex_unlock (&e->lock);
 }
 
+/* The sequences still prefilling, oldest first. */
+static guint
+prefilling (ServeEngine *e, guint *out)
+{
+  guint n = 0;
+  for (guint i = 0; i < e->cfg.parallel; i++) {
+    if (!e->slots[i] || e->slots[i]->decoding)
+      continue;
+    guint j = n++;
+    while (j > 0 && e->slots[out[j - 1]]->order > e->slots[i]->order) {
+      out[j] = out[j - 1];
+      j--;
+    }
+    out[j] = i;
+  }
+  return n;
+}
+
+/* One forward pass: the next token of every decoding sequence, then prompt rows, oldest
+ * first: all that fit when nothing decodes, else about half a decode step's worth (at
+ * least PREFILL_MIN_ROWS: below that the read of the weights dominates and a prompt
+ * would take a step per few rows). */
 static void
-decode_step (ServeEngine *e)
+step (ServeEngine *e)
 {
   VlmDecoder *dec = e->m->dec;
-  guint idx[e->cfg.parallel];
-  gint64 n = 0;
-  for (guint i = 0; i < e->cfg.parallel; i++)
-    if (e->slots[i] && e->slots[i]->decoding) {
-      Seq *s = e->slots[i];
-      if (!vlm_decoder_embed (dec, &s->last, 1, e->rows + n * dec->cfg.hidden, NULL))
-        continue;
-      e->caches[n] = s->kv;
-      idx[n++] = i;
-    }
+  gint64 D = dec->cfg.hidden, n = 0, decode_rows = 0, prefill_rows = 0;
+  for (guint i = 0; i < e->cfg.parallel; i++) {
+    Seq *s = e->slots[i];
+    if (!s || !s->decoding
+        || !vlm_decoder_embed (dec, &s->last, 1, e->rows + decode_rows * D, NULL))
+      continue;
+    e->step[n] = (VlmDecoderSeq) { .cache = s->kv, .embeds = e->rows + decode_rows * D,
+                                   .rows = 1, .spans = s->job->spans,
+                                   .n_spans = s->job->n_spans };
+    e->step_slot[n++] = i;
+    decode_rows++;
+  }
+  gint64 budget = e->scratch->max_rows - decode_rows;
+  if (decode_rows > 0) {
+    double per_row = e->row_ms > 0 ? e->row_ms : e->step_ms / 4;
+    budget = MIN (budget, MAX ((gint64) (0.5 * e->step_ms / MAX (per_row, 1e-3)),
+                               PREFILL_MIN_ROWS));
+  }
+  guint order[e->cfg.parallel];
+  guint n_prefilling = prefilling (e, order);
+  for (guint k = 0; k < n_prefilling && budget > 0; k++) {
+    Seq *s = e->slots[order[k]];
+    gint64 rows = MIN (s->job->n_prompt - s->prefilled, budget);
+    e->step[n] = (VlmDecoderSeq) { .cache = s->kv, .embeds = s->job->embeds + s->prefilled * D,
+                                   .rows = rows, .spans = s->job->spans,
+                                   .n_spans = s->job->n_spans };
+    e->step_slot[n++] = order[k];
+    budget -= rows;
+    prefill_rows += rows;
+  }
   if (n == 0)
     return;
   gint64 t0 = g_get_monotonic_time ();
-  vlm_decoder_forward_batch (dec, e->batch, e->caches, e->rows, n, e->logits);
+  vlm_decoder_step (dec, e->scratch, e->step, n, NULL, e->logits);
   double ms = (g_get_monotonic_time () - t0) / 1000.0;
-  e->step_ms = e->step_ms > 0 ? 0.8 * e->step_ms + 0.2 * ms : ms;
-  for (gint64 r = 0; r < n; r++)
-    if (!seq_next (e, e->slots[idx[r]], e->logits + r * dec->cfg.vocab))
-      release_slot (e, idx[r]);
-}
-
-/* Prefills part of the first sequence still prefilling: all of it when nothing is
- * decoding, else as many rows as take about half a decode step (at least
- * PREFILL_MIN_ROWS). */
-static void
-prefill_step (ServeEngine *e, gboolean decoding)
-{
-  VlmDecoder *dec = e->m->dec;
-  for (guint i = 0; i < e->cfg.parallel; i++) {
-    Seq *s = e->slots[i];
-    if (!s || s->decoding)
-      continue;
-    gint64 left = s->job->n_prompt - s->prefilled, rows = MIN (left, e->prefill->max_rows);
-    if (decoding) {
-      double per_row = e->row_ms > 0 ? e->row_ms : e->step_ms / 4;
-      /* A slice reads all weights like a decode step does: below PREFILL_MIN_ROWS rows
-       * that read dominates and a prompt would take one step per row. */
-      rows = MIN (MAX ((gint64) (0.5 * e->step_ms / MAX (per_row, 1e-3)), PREFILL_MIN_ROWS), rows);
+  if (prefill_rows == 0)
+    e->step_ms = e->step_ms > 0 ? 0.8 * e->step_ms + 0.2 * ms : ms;
+  else {
+    double row = MAX (ms - (decode_rows > 0 ? e->step_ms : 0), 0) / (double) prefill_rows;
+    e->row_ms = e->row_ms > 0 ? 0.8 * e->row_ms + 0.2 * row : row;
+  }
+  for (gint64 r = 0; r < n; r++) {
+    Seq *s = e->slots[e->step_slot[r]];
+    if (!s->decoding) {
+      s->prefilled += e->step[r].rows;
+      if (s->prefilled < s->job->n_prompt)
+        continue;
+      serve_job_drop_prompt (s->job);
     }
-    VlmKvCache *own = e->prefill->cache;
-    e->prefill->cache = s->kv;
-    gint64 t0 = g_get_monotonic_time ();
-    vlm_decoder_forward (dec, e->prefill, s->job->embeds + s->prefilled * dec->cfg.hidden, rows,
-                         NULL);
-    double ms = (g_get_monotonic_time () - t0) / 1000.0 / (double) rows;
-    e->row_ms = e->row_ms > 0 ? 0.8 * e->row_ms + 0.2 * ms : ms;
-    e->prefill->cache = own;
-    s->prefilled += rows;
-    if (s->prefilled < s->job->n_prompt)
-      return;
-    serve_job_drop_prompt (s->job);
-    memcpy (e->logits, e->prefill->logits, (gsize) dec->cfg.vocab * sizeof (float));
-    if (!seq_next (e, s, e->logits))
-      release_slot (e, i);
-    return;
+    if (!seq_next (e, s, e->logits + r * dec->cfg.vocab))
+      release_slot (e, e->step_slot[r]);
   }
 }
 
@@ -317,6 +347,11 @@ engine_main (gpointer data)
       g_ptr_array_unref (admitted);
       break;
     }
+    gint64 until = g_get_monotonic_time () + GATHER_US;
+    while (!e->quit && e->active == 0 && e->ready.length < P
+           && (e->preparing || !g_queue_is_empty (&e->prep))
+           && g_cond_wait_until (&e->cond, &e->lock, until))
+      ;
     while (e->active + admitted->len < P && !g_queue_is_empty (&e->ready))
       g_ptr_array_add (admitted, g_queue_pop_head (&e->ready));
     e->active += admitted->len;
@@ -330,6 +365,7 @@ engine_main (gpointer data)
       while (e->slots[i])
         i++;
       if (s) {
+        s->order = e->admitted++;
         e->slots[i] = s;
       } else {
         emit (e, job, SERVE_EVENT_ERROR, NULL, NULL,
@@ -353,11 +389,7 @@ engine_main (gpointer data)
     for (guint i = 0; i < P; i++)
       decoding |= e->slots[i] && e->slots[i]->decoding;
     g_atomic_int_set (&e->busy, decoding);
-    decode_step (e);
-    decoding = FALSE;
-    for (guint i = 0; i < P; i++)
-      decoding |= e->slots[i] && e->slots[i]->decoding;
-    prefill_step (e, decoding);
+    step (e);
   }
   for (guint i = 0; i < P; i++)
     if (e->slots[i]) {
@@ -382,15 +414,15 @@ serve_engine_new (ServeModel *model, ServeCache *cache, const ServeEngineConfig 
   g_queue_init (&e->prep);
   g_queue_init (&e->ready);
   VlmDecoder *dec = model->dec;
-  gint64 rows = MIN (PREFILL_MAX_ROWS, model->context);
+  gint64 rows = MIN (STEP_MAX_ROWS, model->context);
   e->slots = g_new0 (Seq *, cfg->parallel);
-  e->caches = g_new0 (VlmKvCache *, cfg->parallel);
-  e->batch = vlm_decoder_batch_new (dec, cfg->parallel, error);
-  e->prefill = e->batch ? vlm_decoder_state_new (dec, rows, rows, error) : NULL;
+  e->step = g_new0 (VlmDecoderSeq, cfg->parallel);
+  e->step_slot = g_new0 (guint, cfg->parallel);
+  e->scratch = vlm_decoder_scratch_new (dec, rows + cfg->parallel, cfg->parallel, error);
   e->logits = g_try_new (float, (gsize) cfg->parallel * dec->cfg.vocab);
   e->rows = g_try_new (float, (gsize) cfg->parallel * dec->cfg.hidden);
-  if (!e->prefill || !e->logits || !e->rows) {
-    if (e->prefill)
+  if (!e->scratch || !e->logits || !e->rows) {
+    if (e->scratch)
       g_set_error (error, VLM_ERROR, VLM_ERROR_LIMIT, "out of memory for %u sequences",
                    cfg->parallel);
     serve_engine_free (e);
@@ -443,11 +475,11 @@ serve_engine_free (ServeEngine *e)
       serve_job_unref (job);
     }
   }
-  vlm_decoder_batch_free (e->batch);
-  vlm_decoder_state_free (e->prefill);
+  vlm_decoder_scratch_free (e->scratch);
   g_free (e->logits);
   g_free (e->rows);
-  g_free (e->caches);
+  g_free (e->step);
+  g_free (e->step_slot);
   g_free (e->slots);
   g_mutex_clear (&e->lock);
   g_cond_clear (&e->cond);

@@ -48,6 +48,7 @@ serve_job_unref (ServeJob *job)
   g_ptr_array_unref (job->image_names);
   g_strfreev (job->stop);
   g_free (job->ids);
+  g_free (job->spans);
   g_free (job);
 }
 

@@ -176,6 +176,7 @@ read_prompt (ServeModel *m, ServeJob *job, VlmTensor *features, GError **error)
   g_autoptr (VlmTensorSet) set = vlm_tensor_set_new ();
   g_autoptr (VlmTensor) ids0 = output_tensor (m->processor, "input_ids");
   g_autoptr (VlmTensor) mask0 = output_tensor (m->processor, "attention_mask");
+  g_autoptr (VlmTensor) types0 = output_tensor (m->processor, "token_type_ids");
   if (!ids0) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FAILED, "the processor gave no input_ids");
     return FALSE;
@@ -185,6 +186,8 @@ read_prompt (ServeModel *m, ServeJob *job, VlmTensor *features, GError **error)
     vlm_tensor_set_insert (set, "attention_mask", mask0);
   if (features)
     vlm_tensor_set_insert (set, "image_features", features);
+  if (types0)
+    vlm_tensor_set_insert (set, "token_type_ids", types0);
   /* The decoder element applies these too: the same patches give the same prompt. */
   if (!vlm_pipeline_apply_patches (m->pipeline, VLM_HOOK_BEFORE_MERGE, set, error))
     return FALSE;
@@ -205,7 +208,17 @@ read_prompt (ServeModel *m, ServeJob *job, VlmTensor *features, GError **error)
     g_autoptr (VlmTensor) mc = vlm_tensor_contiguous (m8);
     memcpy (job->valid, vlm_tensor_get_data (mc), (gsize) job->n_prompt);
   }
-  return TRUE;
+  /* Bidirectional spans (PaliGemma's prefix, Gemma 3's image blocks), as generate has. */
+  VlmTensor *types = vlm_tensor_set_get (set, "token_type_ids");
+  g_autoptr (VlmTensor) types64 = NULL;
+  if (types && vlm_tensor_get_numel (types) == job->n_prompt) {
+    g_autoptr (VlmTensor) t = vlm_tensor_to_dtype (types, VLM_DTYPE_I64, error);
+    if (!t)
+      return FALSE;
+    types64 = vlm_tensor_contiguous (t);
+  }
+  return vlm_decoder_prompt_spans (&m->dec->cfg, types64 ? vlm_tensor_get_data (types64) : NULL,
+                                   job->n_prompt, &job->spans, &job->n_spans, error);
 }
 
 gboolean
@@ -248,6 +261,7 @@ serve_prepare_job (ServeModel *m, ServeCache *cache, ServeJob *job, guint64 max_
     /* Prompt outputs first: encoding other images reruns the processor. */
     g_autoptr (VlmTensor) ids = output_tensor (m->processor, "input_ids");
     g_autoptr (VlmTensor) mask = output_tensor (m->processor, "attention_mask");
+    g_autoptr (VlmTensor) types = output_tensor (m->processor, "token_type_ids");
     ok = image_features (m, cache, (VlmImage **) images->pdata, n, keys, feats, &error)
          && (all = concat_rows (feats, n, hidden, &error));
     if (ok) {
@@ -259,6 +273,10 @@ serve_prepare_job (ServeModel *m, ServeCache *cache, ServeJob *job, guint64 max_
       if (mask) {
         g_value_set_boxed (&v, mask);
         vlm_element_set_output (m->processor, "attention_mask", &v);
+      }
+      if (types) {
+        g_value_set_boxed (&v, types);
+        vlm_element_set_output (m->processor, "token_type_ids", &v);
       }
       g_value_unset (&v);
     }

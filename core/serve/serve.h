@@ -7,7 +7,7 @@
  * them by reference; results come back to the main loop as ServeEvents. */
 #pragma once
 
-#include "nn/batch-decode.h"
+#include "nn/decoder-step.h"
 #include "nn/decoder.h"
 #include "vlm/vlm.h"
 
@@ -71,6 +71,8 @@ struct _ServeJob {
   guint8 *valid;             /* [n_prompt] */
   guint64 *keys;             /* [n_prompt] identity of each position (prefix reuse) */
   float *embeds;             /* [n_prompt, hidden] */
+  gint64 *spans;             /* n_spans bidirectional (start, end) prompt pairs */
+  guint n_spans;
   /* filled by the engine, read after DONE */
   gint64 completion_tokens;
   gint64 reused_tokens;      /* prompt positions taken from the prefix cache */

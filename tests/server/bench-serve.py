@@ -20,7 +20,7 @@ WORDS = ("river mountain cloud paper window garden silver engine orange castle t
          "pencil forest marble rocket harbor lantern meadow copper violin").split()
 
 
-def prompt(i, n_words=100):
+def prompt(i, n_words=60):
     return " ".join(WORDS[(i * 7 + k * 3) % len(WORDS)] + str((i + k) % 10) for k in range(n_words))
 
 
