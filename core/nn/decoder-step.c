@@ -220,9 +220,10 @@ load_rows (const Step *st)
     memcpy (s->x + r0 * D, seq->embeds, (gsize) (seq->rows * D) * sizeof (float));
     for (gint64 t = 0; t < seq->rows; t++)
       s->positions[r0 + t] = seq->cache->len + t + c->position_offset + seq->position_delta;
+    gint64 stride = seq->streams_stride ? seq->streams_stride : seq->rows;
     for (gint64 k = 0; uses_mrope (c) && k < 3; k++)
       for (gint64 t = 0; t < seq->rows; t++)
-        s->stream_positions[k * N + r0 + t] = seq->streams ? seq->streams[k * seq->rows + t]
+        s->stream_positions[k * N + r0 + t] = seq->streams ? seq->streams[k * stride + t]
                                                            : s->positions[r0 + t];
   }
 }

@@ -14,7 +14,8 @@ typedef struct {
   VlmKvCache *cache;            /* grows by rows */
   const float *embeds;          /* [rows, hidden] */
   gint64 rows;
-  const gint64 *streams;        /* nullable [3, rows]: M-RoPE position streams */
+  const gint64 *streams;        /* nullable [3, stride]: M-RoPE position streams */
+  gint64 streams_stride;        /* 0: rows */
   gint64 position_delta;        /* added to positions without streams (rope_deltas) */
   const gint64 *spans;          /* n_spans bidirectional (start, end) position pairs */
   guint n_spans;

@@ -16,9 +16,10 @@
 
 #define STEP_MAX_ROWS 2048
 #define PREFILL_MIN_ROWS 64
-/* An idle engine waits this long at most for requests still being prepared, so that
- * prompts arriving together prefill in one step. */
+/* An idle engine waits for requests still being prepared, and for a pause of QUIET_US
+ * in arrivals, GATHER_US at most, so that prompts arriving together prefill in one step. */
 #define GATHER_US 20000
+#define QUIET_US 5000
 
 typedef struct {
   ServeJob *job;
@@ -46,6 +47,7 @@ struct _ServeEngine {
   guint active;              /* slots in use (engine thread writes under lock) */
   gboolean quit;
   gint busy;                 /* atomic: sequences are decoding (the worker yields) */
+  gint64 last_submit_us;     /* monotonic time of the latest request */
   GThread *worker, *engine;
   Seq **slots;
   guint64 admitted;          /* sequences admitted so far */
@@ -285,8 +287,8 @@ step (ServeEngine *e)
         || !vlm_decoder_embed (dec, &s->last, 1, e->rows + decode_rows * D, NULL))
       continue;
     e->step[n] = (VlmDecoderSeq) { .cache = s->kv, .embeds = e->rows + decode_rows * D,
-                                   .rows = 1, .spans = s->job->spans,
-                                   .n_spans = s->job->n_spans };
+                                   .rows = 1, .position_delta = s->job->position_delta,
+                                   .spans = s->job->spans, .n_spans = s->job->n_spans };
     e->step_slot[n++] = i;
     decode_rows++;
   }
@@ -302,8 +304,12 @@ step (ServeEngine *e)
     Seq *s = e->slots[order[k]];
     gint64 rows = MIN (s->job->n_prompt - s->prefilled, budget);
     e->step[n] = (VlmDecoderSeq) { .cache = s->kv, .embeds = s->job->embeds + s->prefilled * D,
-                                   .rows = rows, .spans = s->job->spans,
-                                   .n_spans = s->job->n_spans };
+                                   .rows = rows,
+                                   .streams = s->job->streams ? s->job->streams + s->prefilled
+                                                              : NULL,
+                                   .streams_stride = s->job->n_prompt,
+                                   .position_delta = s->job->position_delta,
+                                   .spans = s->job->spans, .n_spans = s->job->n_spans };
     e->step_slot[n++] = order[k];
     budget -= rows;
     prefill_rows += rows;
@@ -347,11 +353,15 @@ engine_main (gpointer data)
       g_ptr_array_unref (admitted);
       break;
     }
-    gint64 until = g_get_monotonic_time () + GATHER_US;
-    while (!e->quit && e->active == 0 && e->ready.length < P
-           && (e->preparing || !g_queue_is_empty (&e->prep))
-           && g_cond_wait_until (&e->cond, &e->lock, until))
-      ;
+    for (gint64 until = g_get_monotonic_time () + GATHER_US; !e->quit && e->active == 0
+                                                               && e->ready.length < P;) {
+      gint64 now = g_get_monotonic_time (), quiet = e->last_submit_us + QUIET_US;
+      gboolean arriving = e->preparing || !g_queue_is_empty (&e->prep) || now < quiet;
+      if (!arriving || now >= until)
+        break;
+      g_cond_wait_until (&e->cond, &e->lock, e->preparing || !g_queue_is_empty (&e->prep)
+                                                 ? until : MIN (quiet, until));
+    }
     while (e->active + admitted->len < P && !g_queue_is_empty (&e->ready))
       g_ptr_array_add (admitted, g_queue_pop_head (&e->ready));
     e->active += admitted->len;
@@ -438,6 +448,7 @@ serve_engine_submit (ServeEngine *engine, ServeJob *job)
 {
   g_mutex_lock (&engine->lock);
   g_queue_push_tail (&engine->prep, serve_job_ref (job));
+  engine->last_submit_us = g_get_monotonic_time ();
   g_cond_broadcast (&engine->cond);
   g_mutex_unlock (&engine->lock);
 }

@@ -49,6 +49,7 @@ serve_job_unref (ServeJob *job)
   g_strfreev (job->stop);
   g_free (job->ids);
   g_free (job->spans);
+  g_free (job->streams);
   g_free (job);
 }
 

@@ -15,6 +15,20 @@ find_by_kind (VlmPipeline *pipeline, VlmElementKind kind)
   return NULL;
 }
 
+/* The element computing position_ids beside the processor (Qwen2-VL's rope index). */
+static VlmElement *
+find_positions (VlmPipeline *pipeline, VlmElement *processor)
+{
+  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
+  for (guint i = 0; ids[i]; i++) {
+    VlmElement *e = vlm_pipeline_get_element (pipeline, ids[i]);
+    if (e != processor && vlm_element_class_find_port (VLM_ELEMENT_GET_CLASS (e), "position_ids",
+                                                       VLM_PORT_OUTPUT))
+      return e;
+  }
+  return NULL;
+}
+
 static gboolean
 prepare_element (VlmElement *e, const char *path, GError **error)
 {
@@ -68,13 +82,23 @@ serve_model_load (const char *model, GError **error)
                  "%s: the model's pipeline has no processor element to serve it with", m->path);
     goto fail;
   }
+  const gint64 *sec = NULL;
+  m->positions = find_positions (m->pipeline, m->processor);
   if (!prepare_element (m->processor, m->path, error)
       || !prepare_element (m->vision, m->path, error)
+      || !prepare_element (m->positions, m->path, error)
       || !prepare_element (m->projector, m->path, error)
       || !(m->dec = vlm_decoder_load (m->dir, m->pipeline, error))
-      || !(m->tokenizer = vlm_tokenizer_new_from_dir (m->path, error))
-      || !(m->tmpl = vlm_chat_template_new_from_dir (m->path, NULL, error)))
+      || !(m->tokenizer = vlm_tokenizer_new_from_dir (m->path, error)))
     goto fail;
+  /* A model without a chat template (PaliGemma) takes the messages' text as its prompt. */
+  GError *no_template = NULL;
+  m->tmpl = vlm_chat_template_new_from_dir (m->path, NULL, &no_template);
+  if (no_template && !g_error_matches (no_template, VLM_ERROR, VLM_ERROR_NOT_FOUND)) {
+    g_propagate_error (error, no_template);
+    goto fail;
+  }
+  g_clear_error (&no_template);
   m->generation_config = vlm_model_dir_get_generation_config (m->dir);
   if (m->generation_config)
     json_object_ref (m->generation_config);
@@ -87,11 +111,14 @@ serve_model_load (const char *model, GError **error)
   m->context = vlm_model_dir_get_int (m->dir, "text_config", "max_position_embeddings",
                                       vlm_model_dir_get_int (m->dir, NULL,
                                                              "max_position_embeddings", 2048));
-  /* Multimodal rotary positions (Qwen2-VL) need the rope-index step, which the engine's
-   * prefill does not run yet: such models are served for text only rather than wrongly. */
-  const gint64 *sec = m->dec->cfg.mrope_section;
-  m->position_streams = sec[0] + sec[1] + sec[2] > 0;
-  if (m->vision && m->dec->cfg.image_token_id >= 0 && !m->position_streams) {
+  sec = m->dec->cfg.mrope_section;
+  if (sec[0] + sec[1] + sec[2] > 0 && !m->positions) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED, "%s: the decoder uses multimodal "
+                 "rotary positions but the model's pipeline has no element giving position_ids",
+                 m->path);
+    goto fail;
+  }
+  if (m->vision && m->dec->cfg.image_token_id >= 0) {
     const char *tok = vlm_tokenizer_id_to_token (m->tokenizer, (gint32) m->dec->cfg.image_token_id);
     m->image_token = g_strdup (tok);
   }

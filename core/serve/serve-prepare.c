@@ -32,6 +32,46 @@ output_tensor (VlmElement *e, const char *port)
   return v && G_VALUE_HOLDS (v, VLM_TYPE_TENSOR) ? vlm_tensor_ref (g_value_get_boxed (v)) : NULL;
 }
 
+/* Every tensor output of @e, by port name. */
+static VlmTensorSet *
+tensor_outputs (VlmElement *e)
+{
+  VlmTensorSet *set = vlm_tensor_set_new ();
+  g_autoptr (GPtrArray) ports = vlm_element_class_list_ports (VLM_ELEMENT_GET_CLASS (e),
+                                                              VLM_PORT_OUTPUT);
+  for (guint i = 0; i < ports->len; i++) {
+    const VlmPortSpec *port = ports->pdata[i];
+    g_autoptr (VlmTensor) t = output_tensor (e, port->name);
+    if (t)
+      vlm_tensor_set_insert (set, port->name, t);
+  }
+  return set;
+}
+
+static void
+restore_outputs (VlmElement *e, VlmTensorSet *set)
+{
+  vlm_element_clear_values (e);
+  g_auto (GStrv) names = vlm_tensor_set_list_names (set);
+  for (guint i = 0; names[i]; i++)
+    vlm_element_set_output_tensor (e, names[i], vlm_tensor_set_get (set, names[i]));
+}
+
+/* Sets each input of @dst that @src has as a tensor output (pixel_values,
+ * image_grid_thw...). */
+static void
+feed_from (VlmElement *dst, VlmElement *src)
+{
+  g_autoptr (GPtrArray) ports = vlm_element_class_list_ports (VLM_ELEMENT_GET_CLASS (dst),
+                                                              VLM_PORT_INPUT);
+  for (guint i = 0; i < ports->len; i++) {
+    const VlmPortSpec *port = ports->pdata[i];
+    g_autoptr (VlmTensor) t = output_tensor (src, port->name);
+    if (t)
+      set_boxed_input (dst, port->name, VLM_TYPE_TENSOR, t);
+  }
+}
+
 /* Runs the processor on @text and @images; returns FALSE with @error set. */
 static gboolean
 run_processor (ServeModel *m, const char *text, VlmImage **images, guint n, GError **error)
@@ -61,30 +101,29 @@ static VlmTensor *
 encode (ServeModel *m, GError **error)
 {
   g_autoptr (VlmTensor) pv = output_tensor (m->processor, "pixel_values");
-  g_autoptr (VlmTensor) pm = output_tensor (m->processor, "pixel_attention_mask");
   if (!pv) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FAILED, "the processor gave no pixel_values");
     return NULL;
   }
   vlm_element_clear_values (m->vision);
   set_string_input (m->vision, "model", m->path);
-  set_boxed_input (m->vision, "pixel_values", VLM_TYPE_TENSOR, pv);
-  if (pm)
-    set_boxed_input (m->vision, "pixel_attention_mask", VLM_TYPE_TENSOR, pm);
+  feed_from (m->vision, m->processor);
   if (!vlm_element_process (m->vision, error))
     return NULL;
+  /* A tower with its own merger (Qwen2-VL) gives the features itself. */
+  g_autoptr (VlmTensor) features = output_tensor (m->vision, "image_features");
   g_autoptr (VlmTensor) hidden = output_tensor (m->vision, "vision_hidden");
   vlm_element_clear_values (m->vision);
-  if (!m->projector)
-    return g_steal_pointer (&hidden);
+  if (features || !m->projector)
+    return features ? g_steal_pointer (&features) : g_steal_pointer (&hidden);
   vlm_element_clear_values (m->projector);
   set_string_input (m->projector, "model", m->path);
   set_boxed_input (m->projector, "vision_hidden", VLM_TYPE_TENSOR, hidden);
   if (!vlm_element_process (m->projector, error))
     return NULL;
-  VlmTensor *features = output_tensor (m->projector, "image_features");
+  features = output_tensor (m->projector, "image_features");
   vlm_element_clear_values (m->projector);
-  return features;
+  return g_steal_pointer (&features);
 }
 
 static char *
@@ -221,6 +260,68 @@ read_prompt (ServeModel *m, ServeJob *job, VlmTensor *features, GError **error)
                                    job->n_prompt, &job->spans, &job->n_spans, error);
 }
 
+/* Without a chat template the prompt is the text of the messages, one per line; the
+ * processor places the images itself. */
+static char *
+plain_prompt (JsonNode *messages)
+{
+  GString *out = g_string_new (NULL);
+  JsonArray *list = json_node_get_array (messages);
+  for (guint i = 0; i < json_array_get_length (list); i++) {
+    JsonNode *content = json_object_get_member (json_array_get_object_element (list, i),
+                                                "content");
+    if (!content || JSON_NODE_HOLDS_NULL (content))
+      continue;
+    if (out->len)
+      g_string_append_c (out, '\n');
+    if (JSON_NODE_HOLDS_VALUE (content)) {
+      g_string_append (out, json_node_get_string (content));
+      continue;
+    }
+    JsonArray *parts = json_node_get_array (content);
+    for (guint k = 0; k < json_array_get_length (parts); k++) {
+      JsonObject *part = json_array_get_object_element (parts, k);
+      if (g_strcmp0 (json_object_get_string_member_with_default (part, "type", ""), "text") == 0)
+        g_string_append (out, json_object_get_string_member_with_default (part, "text", ""));
+    }
+  }
+  return g_string_free (out, FALSE);
+}
+
+/* M-RoPE position streams of the prompt and the offset of generated positions, from the
+ * pipeline's rope-index element over the processor's outputs. */
+static gboolean
+rope_positions (ServeModel *m, ServeJob *job, GError **error)
+{
+  if (!m->positions)
+    return TRUE;
+  VlmElement *r = m->positions;
+  vlm_element_clear_values (r);
+  set_string_input (r, "model", m->path);
+  feed_from (r, m->processor);
+  gboolean ok = vlm_element_process (r, error);
+  g_autoptr (VlmTensor) pos = ok ? output_tensor (r, "position_ids") : NULL;
+  g_autoptr (VlmTensor) delta = ok ? output_tensor (r, "rope_deltas") : NULL;
+  vlm_element_clear_values (r);
+  if (!ok)
+    return FALSE;
+  if (!pos || vlm_tensor_get_numel (pos) != 3 * job->n_prompt || !delta
+      || vlm_tensor_get_numel (delta) != 1) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_FAILED, "%s gave no position_ids [3, 1, %"
+                 G_GINT64_FORMAT "] and rope_deltas", vlm_element_get_id (r), job->n_prompt);
+    return FALSE;
+  }
+  g_autoptr (VlmTensor) p64 = vlm_tensor_to_dtype (pos, VLM_DTYPE_I64, error);
+  g_autoptr (VlmTensor) d64 = p64 ? vlm_tensor_to_dtype (delta, VLM_DTYPE_I64, error) : NULL;
+  if (!d64)
+    return FALSE;
+  g_autoptr (VlmTensor) pc = vlm_tensor_contiguous (p64);
+  g_autoptr (VlmTensor) dc = vlm_tensor_contiguous (d64);
+  job->streams = g_memdup2 (vlm_tensor_get_data (pc), (gsize) (3 * job->n_prompt) * sizeof (gint64));
+  job->position_delta = *(const gint64 *) vlm_tensor_get_data (dc);
+  return TRUE;
+}
+
 gboolean
 serve_prepare_job (ServeModel *m, ServeCache *cache, ServeJob *job, guint64 max_pixels,
                    ServeError **err)
@@ -229,10 +330,7 @@ serve_prepare_job (ServeModel *m, ServeCache *cache, ServeJob *job, guint64 max_
   guint n = job->images->len;
   if (n && !m->image_token) {
     *err = serve_error_new (400, "invalid_request_error", "messages", "images_not_supported",
-                            m->position_streams
-                                ? "model %s takes images through `generate` and `batch`, not "
-                                  "yet through serve (multimodal rotary positions)"
-                                : "model %s takes no images", m->name);
+                            "model %s takes no images", m->name);
     return FALSE;
   }
   g_autoptr (GPtrArray) images = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_image_unref);
@@ -246,7 +344,9 @@ serve_prepare_job (ServeModel *m, ServeCache *cache, ServeJob *job, guint64 max_
     }
     g_ptr_array_add (images, img);
   }
-  g_autofree char *text = vlm_chat_template_render (m->tmpl, job->messages, TRUE, NULL, &error);
+  g_autofree char *text = m->tmpl ? vlm_chat_template_render (m->tmpl, job->messages, TRUE, NULL,
+                                                              &error)
+                                  : plain_prompt (job->messages);
   if (!text || !run_processor (m, text, (VlmImage **) images->pdata, n, &error)) {
     *err = serve_error_from_gerror (error, "messages");
     g_error_free (error);
@@ -258,30 +358,14 @@ serve_prepare_job (ServeModel *m, ServeCache *cache, ServeJob *job, guint64 max_
   g_autoptr (VlmTensor) all = NULL;
   gboolean ok = TRUE;
   if (n) {
-    /* Prompt outputs first: encoding other images reruns the processor. */
-    g_autoptr (VlmTensor) ids = output_tensor (m->processor, "input_ids");
-    g_autoptr (VlmTensor) mask = output_tensor (m->processor, "attention_mask");
-    g_autoptr (VlmTensor) types = output_tensor (m->processor, "token_type_ids");
+    /* The prompt's outputs are kept: encoding other images reruns the processor. */
+    g_autoptr (VlmTensorSet) prompt = tensor_outputs (m->processor);
     ok = image_features (m, cache, (VlmImage **) images->pdata, n, keys, feats, &error)
          && (all = concat_rows (feats, n, hidden, &error));
-    if (ok) {
-      vlm_element_clear_values (m->processor);
-      GValue v = G_VALUE_INIT;
-      g_value_init (&v, VLM_TYPE_TENSOR);
-      g_value_set_boxed (&v, ids);
-      vlm_element_set_output (m->processor, "input_ids", &v);
-      if (mask) {
-        g_value_set_boxed (&v, mask);
-        vlm_element_set_output (m->processor, "attention_mask", &v);
-      }
-      if (types) {
-        g_value_set_boxed (&v, types);
-        vlm_element_set_output (m->processor, "token_type_ids", &v);
-      }
-      g_value_unset (&v);
-    }
+    if (ok)
+      restore_outputs (m->processor, prompt);
   }
-  ok = ok && read_prompt (m, job, all, &error);
+  ok = ok && read_prompt (m, job, all, &error) && rope_positions (m, job, &error);
   vlm_element_clear_values (m->processor);
   if (ok) {
     job->keys = g_new (guint64, MAX (job->n_prompt, 1));

@@ -73,6 +73,8 @@ struct _ServeJob {
   float *embeds;             /* [n_prompt, hidden] */
   gint64 *spans;             /* n_spans bidirectional (start, end) prompt pairs */
   guint n_spans;
+  gint64 *streams;           /* [3, n_prompt] M-RoPE position streams, or NULL */
+  gint64 position_delta;     /* M-RoPE: generated positions are index + this */
   /* filled by the engine, read after DONE */
   gint64 completion_tokens;
   gint64 reused_tokens;      /* prompt positions taken from the prefix cache */
@@ -92,13 +94,13 @@ struct _ServeModel {
   VlmElement *processor, *vision, *projector;
   VlmDecoder *dec;
   VlmTokenizer *tokenizer;
-  VlmChatTemplate *tmpl;
+  VlmChatTemplate *tmpl;     /* NULL: the prompt is the messages' text (serve_plain_prompt) */
   JsonObject *generation_config;
   gint64 *eos_ids;
   guint n_eos;
   gint64 context;            /* max_position_embeddings */
   char *image_token;         /* the template's image placeholder, NULL: text only */
-  gboolean position_streams; /* M-RoPE: images not served (see serve_model_load) */
+  VlmElement *positions;     /* M-RoPE rope index (Qwen2-VL), or NULL */
   char *settings_digest;     /* preprocessing settings, part of image cache keys */
 };
 
