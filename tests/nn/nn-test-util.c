@@ -34,6 +34,19 @@ nn_golden (const char *arch, const char *name)
   return t;
 }
 
+/* The decoder of arch/<arch>. */
+VlmDecoder *
+nn_load_decoder (const char *arch)
+{
+  g_autofree char *path = nn_fixture_path ("arch", arch, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (path, &error);
+  g_assert_no_error (error);
+  VlmDecoder *dec = vlm_decoder_load (dir, NULL, &error);
+  g_assert_no_error (error);
+  return dec;
+}
+
 double
 nn_rel_l2 (const float *got, const float *want, gint64 n)
 {

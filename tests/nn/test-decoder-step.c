@@ -40,12 +40,8 @@ static void
 test_step (gconstpointer data)
 {
   const char *arch = data;
-  g_autofree char *path = nn_fixture_path ("arch", arch, NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (VlmModelDir) dir = vlm_model_dir_new (path, &error);
-  g_assert_no_error (error);
-  g_autoptr (VlmDecoder) dec = vlm_decoder_load (dir, NULL, &error);
-  g_assert_no_error (error);
+  g_autoptr (VlmDecoder) dec = nn_load_decoder (arch);
   g_autoptr (VlmTensor) embeds = nn_golden (arch, "inputs_embeds");
   const float *x = vlm_tensor_get_data (embeds);
   gint64 L = vlm_tensor_get_dim (embeds, 0), D = dec->cfg.hidden, V = dec->cfg.vocab;
