@@ -1,39 +1,9 @@
-/* processor-io.c: image collection, placeholder expansion, tokenization and the
- * I64 outputs shared by the processor elements. */
+/* processor-io.c: placeholder expansion and the I64 outputs shared by the
+ * processor elements. */
 #include "image/processor-io.h"
 
 #include <string.h>
 #include "vlm/vlm-error.h"
-#include "vlm/vlm-tensor-set.h"
-
-GPtrArray *
-vlm_processor_collect_images (VlmElement *element, gboolean to_rgb, GError **error)
-{
-  VlmTensorSet *set = vlm_element_get_input_tensor_set (element, "images");
-  const GValue *mv = vlm_element_get_input (element, "modes");
-  const char *const *modes = mv && G_VALUE_HOLDS (mv, G_TYPE_STRV) ? g_value_get_boxed (mv) : NULL;
-  g_autoptr (GPtrArray) images = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_image_unref);
-  guint n_modes = modes ? g_strv_length ((char **) modes) : 0;
-  for (guint i = 0; set && i < vlm_tensor_set_get_size (set); i++) {
-    VlmImageMode mode = VLM_IMAGE_MODE_RGB;
-    if (i < n_modes && !vlm_image_mode_from_string (modes[i], &mode)) {
-      g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID, "image %u: unknown mode '%s'", i, modes[i]);
-      return NULL;
-    }
-    g_autoptr (VlmImage) image = vlm_image_new (mode, vlm_tensor_set_get_nth (set, i), error);
-    if (image && to_rgb) {
-      VlmImage *rgb = vlm_image_convert (image, VLM_IMAGE_MODE_RGB, error);
-      g_clear_pointer (&image, vlm_image_unref);
-      image = rgb;
-    }
-    if (image == NULL) {
-      g_prefix_error (error, "image %u: ", i);
-      return NULL;
-    }
-    g_ptr_array_add (images, g_steal_pointer (&image));
-  }
-  return g_steal_pointer (&images);
-}
 
 guint
 vlm_processor_count_token (const char *text, const char *token)
@@ -77,14 +47,6 @@ vlm_processor_repeat (const char *s, guint count)
   return g_string_free (out, FALSE);
 }
 
-gint32 *
-vlm_processor_encode (VlmTokenizer *tokenizer, const char *text, gsize *n_ids)
-{
-  const char *bos = vlm_tokenizer_get_bos_token (tokenizer);
-  gboolean has_bos = bos && *bos && g_str_has_prefix (text, bos);
-  return vlm_tokenizer_encode (tokenizer, text, !has_bos, n_ids);
-}
-
 static VlmTensor *
 row_tensor (gsize n, gint64 **data)
 {
@@ -122,22 +84,4 @@ vlm_processor_filled (gsize n, gint64 value)
   for (gsize i = 0; i < n; i++)
     d[i] = value;
   return t;
-}
-
-void
-vlm_processor_class_add_ports (VlmElementClass *klass, const char *text_description,
-                               VlmPortFlags text_flags, VlmPortFlags images_flags)
-{
-  vlm_element_class_add_port (klass, "text", VLM_PORT_INPUT, G_TYPE_STRING, text_flags,
-                              text_description);
-  vlm_element_class_add_port (klass, "images", VLM_PORT_INPUT, VLM_TYPE_TENSOR_SET, images_flags,
-                              "decoded images, U8 [H, W, C]");
-  vlm_element_class_add_port (klass, "modes", VLM_PORT_INPUT, G_TYPE_STRV, VLM_PORT_FLAG_OPTIONAL,
-                              "the images' Pillow modes");
-  vlm_element_class_add_port (klass, "input_ids", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "I64 [1, L] token ids of the expanded prompt");
-  vlm_element_class_add_port (klass, "attention_mask", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "I64 [1, L] ones, as the reference returns it");
-  vlm_element_class_add_port (klass, "prompt", VLM_PORT_OUTPUT, G_TYPE_STRING, 0,
-                              "the expanded prompt text");
 }

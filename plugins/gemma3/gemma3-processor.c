@@ -18,7 +18,7 @@
 enum { PROP_0, PROP_PAN_AND_SCAN };
 
 struct _Gemma3Processor {
-  VlmModelElement parent;
+  VlmProcessor parent;
   VlmFixedResize resize;
   VlmImageNormalize norm;
   gboolean do_pan_and_scan;
@@ -27,21 +27,19 @@ struct _Gemma3Processor {
   double pan_min_ratio;
   int image_seq_length;
   gboolean force_pan_and_scan; /* property: as processor(..., do_pan_and_scan=True) */
-  VlmTokenizer *tokenizer;
   gint32 image_token_id;
 };
 
-G_DEFINE_FINAL_TYPE (Gemma3Processor, gemma3_processor, VLM_TYPE_MODEL_ELEMENT)
+G_DEFINE_FINAL_TYPE (Gemma3Processor, gemma3_processor, VLM_TYPE_PROCESSOR)
 
 static const float GEMMA3_MEAN[3] = { 0.5f, 0.5f, 0.5f };
 static const float GEMMA3_STD[3] = { 0.5f, 0.5f, 0.5f };
 
 static gboolean
-load_settings (Gemma3Processor *self, VlmModelDir *dir, GError **error)
+load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const char *source,
+               GError **error)
 {
-  JsonObject *s = vlm_model_dir_get_processor_config (dir);
-  g_autofree char *source = g_build_filename (vlm_model_dir_get_path (dir),
-                                              "preprocessor_config.json", NULL);
+  Gemma3Processor *self = GEMMA3_PROCESSOR (processor);
   /* Gemma3ImageProcessor's and Gemma3Processor's defaults (the published
    * config leaves the pan-and-scan keys null). */
   self->resize = (VlmFixedResize) { TRUE, 224, 224, VLM_RESAMPLE_BILINEAR };
@@ -63,21 +61,18 @@ load_settings (Gemma3Processor *self, VlmModelDir *dir, GError **error)
                                    source, error);
 }
 
+/* The settings and tokenizer, which must have the <image_soft_token> the token types mark. */
 static gboolean
 processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
   Gemma3Processor *self = GEMMA3_PROCESSOR (element);
-  if (!load_settings (self, dir, error))
+  if (!VLM_MODEL_ELEMENT_CLASS (gemma3_processor_parent_class)->load (element, dir, error))
     return FALSE;
-  g_clear_object (&self->tokenizer);
-  self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
-  if (!self->tokenizer)
-    return FALSE;
-  self->image_token_id = vlm_tokenizer_token_to_id (self->tokenizer, IMAGE_TOKEN);
+  VlmTokenizer *tokenizer = vlm_processor_get_tokenizer (VLM_PROCESSOR (self));
+  self->image_token_id = vlm_tokenizer_token_to_id (tokenizer, IMAGE_TOKEN);
   if (self->image_token_id < 0) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: no %s token",
-                 vlm_tokenizer_get_path (self->tokenizer), IMAGE_TOKEN);
-    g_clear_object (&self->tokenizer);
+                 vlm_tokenizer_get_path (tokenizer), IMAGE_TOKEN);
     return FALSE;
   }
   return TRUE;
@@ -165,48 +160,37 @@ expand_prompt (Gemma3Processor *self, const char *text, const int *n_crops, guin
   return g_strjoinv (full, parts);
 }
 
-static gboolean
-processor_process (VlmElement *element, GError **error)
+/* Every image then its crops resized and normalized into pixel_values; the
+ * prompt expanded. */
+static char *
+process_images (VlmProcessor *processor, const char *text, GPtrArray *images, GError **error)
 {
-  Gemma3Processor *self = GEMMA3_PROCESSOR (element);
-  const char *text = vlm_element_get_input_string (element, "text");
-  g_autoptr (GPtrArray) images = vlm_processor_collect_images (element, TRUE, error);
-  if (!images)
-    return FALSE;
-  g_autoptr (VlmTensor) pixel_values = NULL;
-  g_autofree char *prompt = g_strdup (text ? text : "");
-  if (images->len) {
-    g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_image_unref);
-    g_autofree int *n_crops = g_new (int, images->len);
-    for (guint i = 0; i < images->len; i++) {
-      n_crops[i] = add_image (self, images->pdata[i], rows, error);
-      if (n_crops[i] < 0) {
-        g_prefix_error (error, "image %u: ", i);
-        return FALSE;
-      }
+  Gemma3Processor *self = GEMMA3_PROCESSOR (processor);
+  if (images->len == 0)
+    return g_strdup (text);
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_image_unref);
+  g_autofree int *n_crops = g_new (int, images->len);
+  for (guint i = 0; i < images->len; i++) {
+    n_crops[i] = add_image (self, images->pdata[i], rows, error);
+    if (n_crops[i] < 0) {
+      g_prefix_error (error, "image %u: ", i);
+      return NULL;
     }
-    pixel_values = vlm_image_normalize_batch (&self->norm, (VlmImage **) rows->pdata, rows->len,
-                                              error);
-    char *expanded = pixel_values ? expand_prompt (self, prompt, n_crops, images->len, error)
-                                  : NULL;
-    if (!expanded)
-      return FALSE;
-    g_free (prompt);
-    prompt = expanded;
   }
-  gsize n = 0;
-  /* A rendered template starts with <bos>: no second one (apply_chat_template). */
-  g_autofree gint32 *ids = vlm_processor_encode (self->tokenizer, prompt, &n);
-  g_autoptr (VlmTensor) input_ids = vlm_processor_ids_tensor (ids, n);
-  g_autoptr (VlmTensor) attention_mask = vlm_processor_filled (n, 1);
-  g_autoptr (VlmTensor) token_type_ids = vlm_processor_id_mask (ids, n, self->image_token_id);
-  vlm_element_set_output_tensor (element, "input_ids", input_ids);
-  vlm_element_set_output_tensor (element, "attention_mask", attention_mask);
-  vlm_element_set_output_tensor (element, "token_type_ids", token_type_ids);
-  vlm_element_set_output_string (element, "prompt", prompt);
-  if (pixel_values)
-    vlm_element_set_output_tensor (element, "pixel_values", pixel_values);
-  return TRUE;
+  g_autoptr (VlmTensor) pixel_values = vlm_image_normalize_batch (&self->norm,
+                                                                  (VlmImage **) rows->pdata,
+                                                                  rows->len, error);
+  char *prompt = pixel_values ? expand_prompt (self, text, n_crops, images->len, error) : NULL;
+  if (prompt)
+    vlm_element_set_output_tensor (VLM_ELEMENT (self), "pixel_values", pixel_values);
+  return prompt;
+}
+
+/* 1 at <image_soft_token> positions. */
+static VlmTensor *
+token_types (VlmProcessor *processor, const gint32 *ids, gsize n)
+{
+  return vlm_processor_id_mask (ids, n, GEMMA3_PROCESSOR (processor)->image_token_id);
 }
 
 static void
@@ -230,23 +214,17 @@ processor_get_property (GObject *object, guint id, GValue *value, GParamSpec *ps
 }
 
 static void
-processor_finalize (GObject *object)
-{
-  Gemma3Processor *self = GEMMA3_PROCESSOR (object);
-  g_clear_object (&self->tokenizer);
-  G_OBJECT_CLASS (gemma3_processor_parent_class)->finalize (object);
-}
-
-static void
 gemma3_processor_class_init (Gemma3ProcessorClass *klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
-  oc->finalize = processor_finalize;
+  VlmProcessorClass *pc = VLM_PROCESSOR_CLASS (klass);
   oc->set_property = processor_set_property;
   oc->get_property = processor_get_property;
   VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
-  ec->process = processor_process;
+  pc->load_settings = load_settings;
+  pc->process_images = process_images;
+  pc->token_types = token_types;
   g_object_class_install_property (oc, PROP_PAN_AND_SCAN,
     g_param_spec_boolean ("do-pan-and-scan", "Pan and scan",
                           "Add pan-and-scan crops of elongated images even when the settings "

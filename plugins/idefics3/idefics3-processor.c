@@ -4,78 +4,53 @@
 #include "idefics3-elements.h"
 #include "idefics3-image.h"
 
-#include "image/processor-io.h"
-
 struct _Idefics3Processor {
-  VlmModelElement parent;
+  VlmProcessor parent;
   Idefics3ImageSettings settings;
-  VlmTokenizer *tokenizer;
 };
 
-G_DEFINE_FINAL_TYPE (Idefics3Processor, idefics3_processor, VLM_TYPE_MODEL_ELEMENT)
+G_DEFINE_FINAL_TYPE (Idefics3Processor, idefics3_processor, VLM_TYPE_PROCESSOR)
 
 static gboolean
-processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
+load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *settings,
+               const char *source, GError **error)
 {
-  Idefics3Processor *self = IDEFICS3_PROCESSOR (element);
-  const char *model = vlm_model_dir_get_path (dir);
-  if (!idefics3_image_settings_load (&self->settings, model, error))
-    return FALSE;
-  g_clear_object (&self->tokenizer);
-  self->tokenizer = vlm_tokenizer_new_from_dir (model, error);
-  return self->tokenizer != NULL;
+  return idefics3_image_settings_load (&IDEFICS3_PROCESSOR (processor)->settings,
+                                       vlm_model_dir_get_path (dir), error);
 }
 
-static gboolean
-processor_process (VlmElement *element, GError **error)
+/* The images' tiles into pixel_values and pixel_attention_mask; every <image>
+ * expanded to its tiles' tokens. */
+static char *
+process_images (VlmProcessor *processor, const char *text, GPtrArray *images, GError **error)
 {
-  Idefics3Processor *self = IDEFICS3_PROCESSOR (element);
-  const char *text = vlm_element_get_input_string (element, "text");
-  g_autoptr (GPtrArray) images = vlm_processor_collect_images (element, FALSE, error);
-  if (!images)
-    return FALSE;
+  Idefics3Processor *self = IDEFICS3_PROCESSOR (processor);
   Idefics3ImageBatch batch = { 0 };
   if (images->len
       && !idefics3_image_process (&self->settings, (VlmImage **) images->pdata, images->len,
                                   &batch, error))
-    return FALSE;
-  g_autofree char *expanded = idefics3_expand_prompt (text, batch.rows, batch.cols, images->len,
-                                                      self->settings.image_seq_len, NULL, error);
-  if (!expanded) {
-    idefics3_image_batch_clear (&batch);
-    return FALSE;
-  }
-  gsize n = 0;
-  /* The template writes every special token itself: no BOS from the tokenizer. */
-  g_autofree gint32 *ids = vlm_tokenizer_encode (self->tokenizer, expanded, FALSE, &n);
-  g_autoptr (VlmTensor) input_ids = vlm_processor_ids_tensor (ids, n);
-  g_autoptr (VlmTensor) attention_mask = vlm_processor_filled (n, 1);
-  vlm_element_set_output_tensor (element, "input_ids", input_ids);
-  vlm_element_set_output_tensor (element, "attention_mask", attention_mask);
-  vlm_element_set_output_string (element, "prompt", expanded);
-  if (images->len) {
+    return NULL;
+  char *prompt = idefics3_expand_prompt (text, batch.rows, batch.cols, images->len,
+                                         self->settings.image_seq_len, NULL, error);
+  if (prompt && images->len) {
+    VlmElement *element = VLM_ELEMENT (self);
     vlm_element_set_output_tensor (element, "pixel_values", batch.pixel_values);
     vlm_element_set_output_tensor (element, "pixel_attention_mask", batch.pixel_attention_mask);
   }
   idefics3_image_batch_clear (&batch);
-  return TRUE;
-}
-
-static void
-processor_finalize (GObject *object)
-{
-  Idefics3Processor *self = IDEFICS3_PROCESSOR (object);
-  g_clear_object (&self->tokenizer);
-  G_OBJECT_CLASS (idefics3_processor_parent_class)->finalize (object);
+  return prompt;
 }
 
 static void
 idefics3_processor_class_init (Idefics3ProcessorClass *klass)
 {
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
-  G_OBJECT_CLASS (klass)->finalize = processor_finalize;
-  VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
-  ec->process = processor_process;
+  VlmProcessorClass *pc = VLM_PROCESSOR_CLASS (klass);
+  pc->load_settings = load_settings;
+  pc->process_images = process_images;
+  /* Images are converted to RGB after resizing; the template writes every special token. */
+  pc->keep_image_modes = TRUE;
+  pc->literal_prompt = TRUE;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "Idefics3 processor",
                                   "Idefics3/SmolVLM image tiles, prompt expansion and tokenization");
   vlm_processor_class_add_ports (ec, "the rendered chat prompt, one <image> per image",

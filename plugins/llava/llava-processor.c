@@ -8,7 +8,7 @@
 #include "image/processor-settings.h"
 
 struct _LlavaProcessor {
-  VlmModelElement parent;
+  VlmProcessor parent;
   gboolean do_resize;
   int shortest_edge;       /* size.shortest_edge */
   VlmResample resample;
@@ -19,21 +19,19 @@ struct _LlavaProcessor {
   int patch_size;          /* 0: unknown, no expansion (legacy processors) */
   int num_additional_image_tokens;
   char *strategy;          /* vision_feature_select_strategy */
-  VlmTokenizer *tokenizer;
 };
 
-G_DEFINE_FINAL_TYPE (LlavaProcessor, llava_processor, VLM_TYPE_MODEL_ELEMENT)
+G_DEFINE_FINAL_TYPE (LlavaProcessor, llava_processor, VLM_TYPE_PROCESSOR)
 
 /* CLIPImageProcessor's defaults (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD). */
 static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
 static const float CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
 
 static gboolean
-load_settings (LlavaProcessor *self, VlmModelDir *dir, GError **error)
+load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const char *source,
+               GError **error)
 {
-  JsonObject *s = vlm_model_dir_get_processor_config (dir);
-  g_autofree char *source = g_build_filename (vlm_model_dir_get_path (dir),
-                                              "preprocessor_config.json", NULL);
+  LlavaProcessor *self = LLAVA_PROCESSOR (processor);
   self->do_resize = TRUE;
   self->shortest_edge = 224;
   self->resample = VLM_RESAMPLE_BICUBIC;
@@ -65,19 +63,6 @@ load_settings (LlavaProcessor *self, VlmModelDir *dir, GError **error)
                                       source, error);
 }
 
-static gboolean
-processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
-{
-  LlavaProcessor *self = LLAVA_PROCESSOR (element);
-  if (!load_settings (self, dir, error))
-    return FALSE;
-  g_clear_object (&self->tokenizer);
-  self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
-  if (!self->tokenizer)
-    return FALSE;
-  return TRUE;
-}
-
 /* get_resize_output_image_size (default_to_square=False): the short side
  * becomes @edge, the long side int(edge * long / short). */
 static VlmImage *
@@ -92,9 +77,11 @@ resize_shortest_edge (VlmImage *image, int edge, VlmResample resample, GError **
                 : vlm_image_resize (image, new_long, edge, resample, error);
 }
 
+/* Resize then center crop. */
 static VlmImage *
-prepare_image (LlavaProcessor *self, VlmImage *rgb, GError **error)
+prepare_image (VlmProcessor *processor, VlmImage *rgb, GError **error)
 {
+  LlavaProcessor *self = LLAVA_PROCESSOR (processor);
   g_autoptr (VlmImage) image = self->do_resize
                                    ? resize_shortest_edge (rgb, self->shortest_edge,
                                                            self->resample, error)
@@ -113,60 +100,39 @@ prepare_image (LlavaProcessor *self, VlmImage *rgb, GError **error)
   return vlm_image_center_crop (image, self->crop_width, self->crop_height, error);
 }
 
-static gboolean
-processor_process (VlmElement *element, GError **error)
+/* Every image resized, cropped and normalized into pixel_values; every <image>
+ * expanded (LlavaProcessor: patches of the processed image, plus the CLS
+ * token(s) unless the "default" strategy drops CLS). */
+static char *
+process_images (VlmProcessor *processor, const char *text, GPtrArray *images, GError **error)
 {
-  LlavaProcessor *self = LLAVA_PROCESSOR (element);
-  const char *text = vlm_element_get_input_string (element, "text");
-  g_autoptr (GPtrArray) images = vlm_processor_collect_images (element, TRUE, error);
-  if (!images)
-    return FALSE;
-  g_autoptr (VlmTensor) pixel_values = NULL;
-  g_autofree char *prompt = g_strdup (text ? text : "");
-  if (images->len) {
-    for (guint i = 0; i < images->len; i++) {
-      VlmImage *prepared = prepare_image (self, images->pdata[i], error);
-      if (!prepared) {
-        g_prefix_error (error, "image %u: ", i);
-        return FALSE;
-      }
-      vlm_image_unref (images->pdata[i]);
-      images->pdata[i] = prepared;
-    }
-    pixel_values = vlm_image_normalize_batch (&self->norm, (VlmImage **) images->pdata,
-                                              images->len, error);
-    if (!pixel_values)
-      return FALSE;
-    if (self->patch_size) {
-      /* LlavaProcessor: patches of the processed image, plus the CLS token(s)
-       * unless the "default" strategy drops CLS. */
-      const gint64 *shape = vlm_tensor_get_shape (pixel_values, NULL);
-      gint64 count = (shape[2] / self->patch_size) * (shape[3] / self->patch_size)
-                     + self->num_additional_image_tokens;
-      if (g_strcmp0 (self->strategy, "default") == 0)
-        count--;
-      g_autofree char *run = vlm_processor_repeat (self->image_token, MAX (count, 0));
-      g_autofree const char **runs = g_new (const char *, images->len);
-      for (guint i = 0; i < images->len; i++)
-        runs[i] = run;
-      char *expanded = vlm_processor_expand_token (prompt, self->image_token, runs, images->len,
-                                                   error);
-      if (!expanded)
-        return FALSE;
-      g_free (prompt);
-      prompt = expanded;
-    }
+  LlavaProcessor *self = LLAVA_PROCESSOR (processor);
+  if (images->len == 0)
+    return g_strdup (text);
+  g_autoptr (VlmTensor) pixel_values = vlm_processor_pixel_values (processor, images,
+                                                                   prepare_image, &self->norm,
+                                                                   error);
+  if (!pixel_values)
+    return NULL;
+  char *prompt;
+  if (self->patch_size) {
+    const gint64 *shape = vlm_tensor_get_shape (pixel_values, NULL);
+    gint64 count = (shape[2] / self->patch_size) * (shape[3] / self->patch_size)
+                   + self->num_additional_image_tokens;
+    if (g_strcmp0 (self->strategy, "default") == 0)
+      count--;
+    g_autofree char *run = vlm_processor_repeat (self->image_token, MAX (count, 0));
+    g_autofree const char **runs = g_new (const char *, images->len);
+    for (guint i = 0; i < images->len; i++)
+      runs[i] = run;
+    prompt = vlm_processor_expand_token (text, self->image_token, runs, images->len, error);
+    if (!prompt)
+      return NULL;
+  } else {
+    prompt = g_strdup (text);
   }
-  gsize n = 0;
-  g_autofree gint32 *ids = vlm_processor_encode (self->tokenizer, prompt, &n);
-  g_autoptr (VlmTensor) input_ids = vlm_processor_ids_tensor (ids, n);
-  g_autoptr (VlmTensor) attention_mask = vlm_processor_filled (n, 1);
-  vlm_element_set_output_tensor (element, "input_ids", input_ids);
-  vlm_element_set_output_tensor (element, "attention_mask", attention_mask);
-  vlm_element_set_output_string (element, "prompt", prompt);
-  if (pixel_values)
-    vlm_element_set_output_tensor (element, "pixel_values", pixel_values);
-  return TRUE;
+  vlm_element_set_output_tensor (VLM_ELEMENT (self), "pixel_values", pixel_values);
+  return prompt;
 }
 
 static void
@@ -175,7 +141,6 @@ processor_finalize (GObject *object)
   LlavaProcessor *self = LLAVA_PROCESSOR (object);
   g_free (self->image_token);
   g_free (self->strategy);
-  g_clear_object (&self->tokenizer);
   G_OBJECT_CLASS (llava_processor_parent_class)->finalize (object);
 }
 
@@ -184,8 +149,8 @@ llava_processor_class_init (LlavaProcessorClass *klass)
 {
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
   G_OBJECT_CLASS (klass)->finalize = processor_finalize;
-  VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
-  ec->process = processor_process;
+  VLM_PROCESSOR_CLASS (klass)->load_settings = load_settings;
+  VLM_PROCESSOR_CLASS (klass)->process_images = process_images;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "LLaVA processor",
                                   "CLIP image processing, <image> expansion and tokenization");
   vlm_processor_class_add_ports (ec, "the rendered chat prompt, one <image> per image",

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <vlm/vlm.h>
+#include "image/processor-element.h"
 
-G_DECLARE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, PALIGEMMA, PROCESSOR,
-                      VlmModelElement)
+G_DECLARE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, PALIGEMMA, PROCESSOR, VlmProcessor)
 G_DECLARE_FINAL_TYPE (PaligemmaProjector, paligemma_projector, PALIGEMMA, PROJECTOR,
                       VlmModelElement)

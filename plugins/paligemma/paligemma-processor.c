@@ -12,25 +12,23 @@
 #define IMAGE_TOKEN "<image>"
 
 struct _PaligemmaProcessor {
-  VlmModelElement parent;
+  VlmProcessor parent;
   VlmFixedResize resize;
   VlmImageNormalize norm;
   int image_seq_length;
-  VlmTokenizer *tokenizer;
 };
 
-G_DEFINE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, VLM_TYPE_MODEL_ELEMENT)
+G_DEFINE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, VLM_TYPE_PROCESSOR)
 
 /* SiglipImageProcessor's constructor defaults (IMAGENET_STANDARD mean/std). */
 static const float SIGLIP_MEAN[3] = { 0.5f, 0.5f, 0.5f };
 static const float SIGLIP_STD[3] = { 0.5f, 0.5f, 0.5f };
 
 static gboolean
-load_settings (PaligemmaProcessor *self, VlmModelDir *dir, GError **error)
+load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const char *source,
+               GError **error)
 {
-  JsonObject *s = vlm_model_dir_get_processor_config (dir);
-  g_autofree char *source = g_build_filename (vlm_model_dir_get_path (dir),
-                                              "preprocessor_config.json", NULL);
+  PaligemmaProcessor *self = PALIGEMMA_PROCESSOR (processor);
   self->resize = (VlmFixedResize) { TRUE, 224, 224, VLM_RESAMPLE_BICUBIC };
   self->image_seq_length = 0;
   if (!vlm_fixed_resize_load (&self->resize, s, source, error)
@@ -46,20 +44,16 @@ load_settings (PaligemmaProcessor *self, VlmModelDir *dir, GError **error)
   return TRUE;
 }
 
+/* The settings and tokenizer, which must have the <bos> the prompt format writes. */
 static gboolean
 processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 {
-  PaligemmaProcessor *self = PALIGEMMA_PROCESSOR (element);
-  if (!load_settings (self, dir, error))
+  if (!VLM_MODEL_ELEMENT_CLASS (paligemma_processor_parent_class)->load (element, dir, error))
     return FALSE;
-  g_clear_object (&self->tokenizer);
-  self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
-  if (!self->tokenizer)
-    return FALSE;
-  if (!vlm_tokenizer_get_bos_token (self->tokenizer)) {
+  VlmTokenizer *tokenizer = vlm_processor_get_tokenizer (VLM_PROCESSOR (element));
+  if (!vlm_tokenizer_get_bos_token (tokenizer)) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: the tokenizer has no BOS token",
-                 vlm_tokenizer_get_path (self->tokenizer));
-    g_clear_object (&self->tokenizer);
+                 vlm_tokenizer_get_path (tokenizer));
     return FALSE;
   }
   return TRUE;
@@ -70,7 +64,8 @@ processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
 static char *
 format_prompt (PaligemmaProcessor *self, const char *text, guint n_images)
 {
-  const char *bos = vlm_tokenizer_get_bos_token (self->tokenizer);
+  VlmTokenizer *tokenizer = vlm_processor_get_tokenizer (VLM_PROCESSOR (self));
+  const char *bos = vlm_tokenizer_get_bos_token (tokenizer);
   g_autofree char *run = vlm_processor_repeat (IMAGE_TOKEN, self->image_seq_length);
   if (!strstr (text, IMAGE_TOKEN)) {
     g_autofree char *images = vlm_processor_repeat (run, n_images);
@@ -83,63 +78,48 @@ format_prompt (PaligemmaProcessor *self, const char *text, guint n_images)
   return g_strdup_printf ("%.*s%s%s\n", (int) at, expanded, bos, expanded + at);
 }
 
-static gboolean
-processor_process (VlmElement *element, GError **error)
+static VlmImage *
+resize (VlmProcessor *processor, VlmImage *image, GError **error)
 {
-  PaligemmaProcessor *self = PALIGEMMA_PROCESSOR (element);
-  const char *text = vlm_element_get_input_string (element, "text");
-  g_autoptr (GPtrArray) images = vlm_processor_collect_images (element, TRUE, error);
-  if (!images)
-    return FALSE;
+  return vlm_fixed_resize_apply (&PALIGEMMA_PROCESSOR (processor)->resize, image, error);
+}
+
+/* Every image resized and normalized into pixel_values; the prompt formatted. */
+static char *
+process_images (VlmProcessor *processor, const char *text, GPtrArray *images, GError **error)
+{
+  PaligemmaProcessor *self = PALIGEMMA_PROCESSOR (processor);
   if (images->len == 0) {
     g_set_error_literal (error, VLM_ERROR, VLM_ERROR_INVALID,
                          "PaliGemma needs at least one image");
-    return FALSE;
+    return NULL;
   }
-  for (guint i = 0; i < images->len; i++) {
-    VlmImage *resized = vlm_fixed_resize_apply (&self->resize, images->pdata[i], error);
-    if (!resized) {
-      g_prefix_error (error, "image %u: ", i);
-      return FALSE;
-    }
-    vlm_image_unref (images->pdata[i]);
-    images->pdata[i] = resized;
-  }
-  g_autoptr (VlmTensor) pixel_values = vlm_image_normalize_batch (&self->norm,
-                                                                  (VlmImage **) images->pdata,
-                                                                  images->len, error);
+  g_autoptr (VlmTensor) pixel_values = vlm_processor_pixel_values (processor, images, resize,
+                                                                   &self->norm, error);
   if (!pixel_values)
-    return FALSE;
-  g_autofree char *prompt = format_prompt (self, text ? text : "", images->len);
-  gsize n = 0;
-  /* The <bos> is in the string; the processor turns add_bos_token off. */
-  g_autofree gint32 *ids = vlm_tokenizer_encode (self->tokenizer, prompt, FALSE, &n);
-  g_autoptr (VlmTensor) input_ids = vlm_processor_ids_tensor (ids, n);
-  g_autoptr (VlmTensor) attention_mask = vlm_processor_filled (n, 1);
-  g_autoptr (VlmTensor) token_type_ids = vlm_processor_filled (n, 0);
-  vlm_element_set_output_tensor (element, "input_ids", input_ids);
-  vlm_element_set_output_tensor (element, "attention_mask", attention_mask);
-  vlm_element_set_output_tensor (element, "token_type_ids", token_type_ids);
-  vlm_element_set_output_string (element, "prompt", prompt);
-  vlm_element_set_output_tensor (element, "pixel_values", pixel_values);
-  return TRUE;
+    return NULL;
+  vlm_element_set_output_tensor (VLM_ELEMENT (self), "pixel_values", pixel_values);
+  return format_prompt (self, text, images->len);
 }
 
-static void
-processor_finalize (GObject *object)
+/* Without a suffix every prompt token is prefix: token type 0. */
+static VlmTensor *
+token_types (VlmProcessor *processor, const gint32 *ids, gsize n)
 {
-  PaligemmaProcessor *self = PALIGEMMA_PROCESSOR (object);
-  g_clear_object (&self->tokenizer);
-  G_OBJECT_CLASS (paligemma_processor_parent_class)->finalize (object);
+  return vlm_processor_filled (n, 0);
 }
 
 static void
 paligemma_processor_class_init (PaligemmaProcessorClass *klass)
 {
   VlmElementClass *ec = VLM_ELEMENT_CLASS (klass);
-  G_OBJECT_CLASS (klass)->finalize = processor_finalize;
+  VlmProcessorClass *pc = VLM_PROCESSOR_CLASS (klass);
   VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
-  ec->process = processor_process;
+  pc->load_settings = load_settings;
+  pc->process_images = process_images;
+  pc->token_types = token_types;
+  /* The <bos> is in the formatted prompt; the processor turns add_bos_token off. */
+  pc->literal_prompt = TRUE;
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROCESSOR, "PaliGemma processor",
                                   "SigLIP image processing, PaliGemma prompt format and "
                                   "tokenization");

@@ -13,7 +13,7 @@
 enum { PROP_0, PROP_MIN_PIXELS, PROP_MAX_PIXELS };
 
 struct _Qwen2vlProcessor {
-  VlmModelElement parent;
+  VlmProcessor parent;
   gboolean do_resize;
   VlmResample resample;
   VlmImageNormalize norm;
@@ -21,20 +21,18 @@ struct _Qwen2vlProcessor {
   int patch_size, temporal_patch_size, merge_size;
   guint64 min_pixels_override, max_pixels_override; /* properties; 0: the settings */
   char *image_token;
-  VlmTokenizer *tokenizer;
 };
 
-G_DEFINE_FINAL_TYPE (Qwen2vlProcessor, qwen2vl_processor, VLM_TYPE_MODEL_ELEMENT)
+G_DEFINE_FINAL_TYPE (Qwen2vlProcessor, qwen2vl_processor, VLM_TYPE_PROCESSOR)
 
 static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
 static const float CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
 
 static gboolean
-load_settings (Qwen2vlProcessor *self, VlmModelDir *dir, GError **error)
+load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const char *source,
+               GError **error)
 {
-  JsonObject *s = vlm_model_dir_get_processor_config (dir);
-  g_autofree char *source = g_build_filename (vlm_model_dir_get_path (dir),
-                                              "preprocessor_config.json", NULL);
+  Qwen2vlProcessor *self = QWEN2VL_PROCESSOR (processor);
   /* Qwen2VLImageProcessor's defaults; min_pixels / max_pixels win over size. */
   self->do_resize = TRUE;
   self->resample = VLM_RESAMPLE_BICUBIC;
@@ -43,6 +41,8 @@ load_settings (Qwen2vlProcessor *self, VlmModelDir *dir, GError **error)
   self->patch_size = 14;
   self->temporal_patch_size = 2;
   self->merge_size = 2;
+  g_free (self->image_token);
+  self->image_token = g_strdup ("<|image_pad|>");
   return vlm_settings_read_bool (s, "do_resize", &self->do_resize, source, error)
          && vlm_settings_read_resample (s, "resample", &self->resample, source, error)
          && vlm_image_normalize_load (&self->norm, CLIP_MEAN, CLIP_STD, s, source, error)
@@ -57,21 +57,6 @@ load_settings (Qwen2vlProcessor *self, VlmModelDir *dir, GError **error)
                                    source, error)
          && vlm_settings_read_int (s, "merge_size", 1, 64, &self->merge_size, source, error)
          && vlm_settings_read_string (s, "image_token", &self->image_token, source, error);
-}
-
-static gboolean
-processor_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
-{
-  Qwen2vlProcessor *self = QWEN2VL_PROCESSOR (element);
-  g_free (self->image_token);
-  self->image_token = g_strdup ("<|image_pad|>");
-  if (!load_settings (self, dir, error))
-    return FALSE;
-  g_clear_object (&self->tokenizer);
-  self->tokenizer = vlm_tokenizer_new_from_dir (vlm_model_dir_get_path (dir), error);
-  if (!self->tokenizer)
-    return FALSE;
-  return TRUE;
 }
 
 /* One image resized and normalized to float32 [3, H, W]; sets its size. */
@@ -118,7 +103,7 @@ typedef struct {
 } Qwen2vlBatch;
 
 static gboolean
-process_images (Qwen2vlProcessor *self, GPtrArray *images, Qwen2vlBatch *out, GError **error)
+make_batch (Qwen2vlProcessor *self, GPtrArray *images, Qwen2vlBatch *out, GError **error)
 {
   guint n = images->len;
   g_autoptr (GPtrArray) planes = g_ptr_array_new_with_free_func (g_free);
@@ -165,44 +150,31 @@ batch_clear (Qwen2vlBatch *b)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Qwen2vlBatch, batch_clear)
 
-static gboolean
-processor_process (VlmElement *element, GError **error)
+/* The images' patches, grids and token counts; every <|image_pad|> expanded to its
+ * image's tokens. */
+static char *
+process_images (VlmProcessor *processor, const char *text, GPtrArray *images, GError **error)
 {
-  Qwen2vlProcessor *self = QWEN2VL_PROCESSOR (element);
-  const char *text = vlm_element_get_input_string (element, "text");
-  g_autoptr (GPtrArray) images = vlm_processor_collect_images (element, TRUE, error);
-  if (!images)
-    return FALSE;
+  Qwen2vlProcessor *self = QWEN2VL_PROCESSOR (processor);
+  if (images->len == 0)
+    return g_strdup (text);
   g_auto (Qwen2vlBatch) batch = { 0 };
-  g_autofree char *prompt = g_strdup (text ? text : "");
-  if (images->len) {
-    if (!process_images (self, images, &batch, error))
-      return FALSE;
-    g_autoptr (GPtrArray) runs = g_ptr_array_new_with_free_func (g_free);
-    const gint64 *tokens = vlm_tensor_get_data (batch.n_tokens);
-    for (guint i = 0; i < images->len; i++)
-      g_ptr_array_add (runs, vlm_processor_repeat (self->image_token, tokens[i]));
-    char *expanded = vlm_processor_expand_token (prompt, self->image_token,
-                                                 (const char *const *) runs->pdata, images->len,
-                                                 error);
-    if (!expanded)
-      return FALSE;
-    g_free (prompt);
-    prompt = expanded;
-  }
-  gsize n = 0;
-  g_autofree gint32 *ids = vlm_processor_encode (self->tokenizer, prompt, &n);
-  g_autoptr (VlmTensor) input_ids = vlm_processor_ids_tensor (ids, n);
-  g_autoptr (VlmTensor) attention_mask = vlm_processor_filled (n, 1);
-  vlm_element_set_output_tensor (element, "input_ids", input_ids);
-  vlm_element_set_output_tensor (element, "attention_mask", attention_mask);
-  vlm_element_set_output_string (element, "prompt", prompt);
-  if (images->len) {
-    vlm_element_set_output_tensor (element, "pixel_values", batch.pixel_values);
-    vlm_element_set_output_tensor (element, "image_grid_thw", batch.grid_thw);
-    vlm_element_set_output_tensor (element, "num_image_tokens", batch.n_tokens);
-  }
-  return TRUE;
+  if (!make_batch (self, images, &batch, error))
+    return NULL;
+  g_autoptr (GPtrArray) runs = g_ptr_array_new_with_free_func (g_free);
+  const gint64 *tokens = vlm_tensor_get_data (batch.n_tokens);
+  for (guint i = 0; i < images->len; i++)
+    g_ptr_array_add (runs, vlm_processor_repeat (self->image_token, tokens[i]));
+  char *prompt = vlm_processor_expand_token (text, self->image_token,
+                                             (const char *const *) runs->pdata, images->len,
+                                             error);
+  if (!prompt)
+    return NULL;
+  VlmElement *element = VLM_ELEMENT (self);
+  vlm_element_set_output_tensor (element, "pixel_values", batch.pixel_values);
+  vlm_element_set_output_tensor (element, "image_grid_thw", batch.grid_thw);
+  vlm_element_set_output_tensor (element, "num_image_tokens", batch.n_tokens);
+  return prompt;
 }
 
 static void
@@ -232,7 +204,6 @@ processor_finalize (GObject *object)
 {
   Qwen2vlProcessor *self = QWEN2VL_PROCESSOR (object);
   g_free (self->image_token);
-  g_clear_object (&self->tokenizer);
   G_OBJECT_CLASS (qwen2vl_processor_parent_class)->finalize (object);
 }
 
@@ -244,8 +215,8 @@ qwen2vl_processor_class_init (Qwen2vlProcessorClass *klass)
   oc->finalize = processor_finalize;
   oc->set_property = processor_set_property;
   oc->get_property = processor_get_property;
-  VLM_MODEL_ELEMENT_CLASS (klass)->load = processor_load;
-  ec->process = processor_process;
+  VLM_PROCESSOR_CLASS (klass)->load_settings = load_settings;
+  VLM_PROCESSOR_CLASS (klass)->process_images = process_images;
   g_object_class_install_property (oc, PROP_MIN_PIXELS,
     g_param_spec_uint64 ("min-pixels", "Minimum pixels",
                          "Smallest resized area (0: min_pixels of the settings)", 0,
