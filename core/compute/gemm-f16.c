@@ -13,20 +13,20 @@
  * Blocked and register-tiled: the weight is packed per call into panels of NR outputs
  * whose K pairs are adjacent halves, so an input pair is one 32-bit broadcast (a plain
  * load; a 16-bit broadcast also takes a shuffle port). Threads take blocks of MC input
- * rows, converted once into strips of MR rows; each panel (L2-resident) then meets every
- * strip over the whole K, the MR x NR FP16 sums in registers, so each output is stored
- * once.
+ * rows, converted once to FP16 rows; each panel then meets the block one K slice at a
+ * time (the slice of the panel stays in L1 for all the block's micro-tiles of MR rows),
+ * the MR x NR FP16 sums in registers and the F32 sums of the block in memory, so each
+ * output is stored once.
+ *
+ * The same block x panel product serves the FP16 attention (attention-f16.c).
  */
 #include "compute/gemm-f16.h"
 #include "compute/kernels.h"
+#include "compute/scratch.h"
 #include "compute/threadpool.h"
 
-#include <math.h>
 #include <string.h>
 
-#define MR 6      /* input rows per micro-tile (micro_tile names its registers) */
-#define NR 32     /* outputs per micro-tile (two vectors of 16 outputs x 2 k) */
-#define MC 48     /* input rows per thread task (a multiple of MR) */
 #define RUN 16    /* k-steps summed in FP16 before a second FP16 sum takes them */
 #define RUNS 8    /* runs in the second FP16 sum before the F32 sums take it */
 
@@ -39,7 +39,7 @@
 gboolean
 vlm_gemm_f16_supported (void)
 {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef VLM_HAVE_F16_KERNELS
   const char *name = vlm_kernels_get ()->name;
   return __builtin_cpu_supports ("avx512fp16") && g_str_has_prefix (name, "avx512");
 #else
@@ -47,16 +47,45 @@ vlm_gemm_f16_supported (void)
 #endif
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#ifdef VLM_HAVE_F16_KERNELS
 #include <immintrin.h>
+
+#define MR VLM_F16_MR
+#define NR VLM_F16_NR
+#define MC VLM_F16_MC
+#define SLICE (RUN * RUNS / 2)   /* K pairs per slice: one widening each */
 
 #define AVX512FP16 __attribute__ ((target ("avx512fp16,avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
 
-/* 2^-e for the largest |v[i]| = m 2^e, m in [0.5, 1); 1 for all-zero or infinite rows.
- * NaNs may be skipped by the maximum: they reach the products unscaled all the same,
- * and non-finite values propagate as they would in F32. */
-AVX512FP16 static float
-pow2_scale (const float *v, gint64 n)
+/* 2^-e for m = f 2^e, f in [0.5, 1), e clamped to [-100, 100] so that the scale and its
+ * inverse stay finite (subnormal m: 2^100); 1 for 0 and non-finite m. Read from the
+ * exponent bits: frexpf and ldexpf are calls. */
+static inline float
+pow2_inverse (float m)
+{
+  guint32 bits;
+  memcpy (&bits, &m, 4);
+  int biased = (int) (bits >> 23 & 0xff);
+  if (m == 0 || biased == 0xff)
+    return 1;
+  int e = CLAMP (biased - 126, -100, 100);
+  guint32 out = (guint32) (127 - e) << 23;
+  float r;
+  memcpy (&r, &out, 4);
+  return r;
+}
+
+/**
+ * vlm_f16_row_scale:
+ * @v: (array length=n): values
+ * @n: count
+ *
+ * Returns: 2^-e for the largest |v[i]| = m 2^e, m in [0.5, 1); 1 for all-zero or
+ *   infinite rows. NaNs may be skipped by the maximum: they reach the products unscaled
+ *   all the same, and non-finite values propagate as they would in F32.
+ */
+AVX512FP16 float
+vlm_f16_row_scale (const float *v, gint64 n)
 {
   __m512 mx = _mm512_setzero_ps ();
   gint64 i = 0;
@@ -65,73 +94,142 @@ pow2_scale (const float *v, gint64 n)
   if (i < n)
     mx = _mm512_max_ps (mx, _mm512_abs_ps (_mm512_maskz_loadu_ps (
                                   (__mmask16) ((1u << (n - i)) - 1), v + i)));
-  float m = _mm512_reduce_max_ps (mx);
-  if (m == 0 || !isfinite (m))
-    return 1;
-  int e;
-  frexpf (m, &e);
-  return ldexpf (1, -CLAMP (e, -100, 100));   /* the scale and its inverse stay finite */
+  return pow2_inverse (_mm512_reduce_max_ps (mx));
 }
 
-/* n floats times @scale -> n FP16 values (round to nearest even), zero padded up to
- * @padded. */
-AVX512FP16 static void
-row_to_f16 (const float *src, gint64 n, float scale, guint16 *dst, gint64 padded)
+/**
+ * vlm_f16_row_convert:
+ * @src: (array length=n): values
+ * @n: count
+ * @scale: factor applied before rounding
+ * @dst: (out): @kp words: the values times @scale as FP16 pairs (round to nearest even),
+ *   zero padded
+ * @kp: words, at least (n + 1) / 2
+ */
+AVX512FP16 void
+vlm_f16_row_convert (const float *src, gint64 n, float scale, guint32 *dst, gint64 kp)
 {
+  guint16 *h = (guint16 *) dst;
   __m512 s = _mm512_set1_ps (scale);
   gint64 k = 0;
   for (; k + 16 <= n; k += 16)
-    _mm256_storeu_si256 ((__m256i *) (dst + k),
+    _mm256_storeu_si256 ((__m256i *) (h + k),
                          _mm512_cvtps_ph (_mm512_mul_ps (_mm512_loadu_ps (src + k), s),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   if (k < n) {
     __mmask16 m = (__mmask16) ((1u << (n - k)) - 1);
-    __m256i h = _mm512_cvtps_ph (_mm512_mul_ps (_mm512_maskz_loadu_ps (m, src + k), s),
+    __m256i v = _mm512_cvtps_ph (_mm512_mul_ps (_mm512_maskz_loadu_ps (m, src + k), s),
                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    _mm256_mask_storeu_epi16 (dst + k, m, h);
+    _mm256_mask_storeu_epi16 (h + k, m, v);
     k = n;
   }
-  for (; k < padded; k++)
-    dst[k] = 0;
+  for (; k < 2 * kp; k++)
+    h[k] = 0;
 }
 
-typedef struct {
-  const VlmLinear *lin;
-  gint64 kp;          /* K pairs (K rounded up to even, halved) */
-  guint16 *packed;    /* [panels][kp][NR][2] */
-  float *w_scale;     /* [panels * NR]: 1 / the scale each weight row was packed with */
-} PackJob;
+#define PREFETCH_ROWS 4   /* rows ahead that the packing fetches */
 
-/* Panels [begin, end): NR weight rows scaled and rounded to FP16, then transposed so
- * that the NR half pairs (k even, k odd) of one K pair are adjacent. */
-AVX512FP16 static void
-pack_range (gpointer data, gint64 begin, gint64 end)
+static inline void
+prefetch_row (const float *row, gint64 n)
 {
-  const PackJob *j = data;
-  const VlmLinear *lin = j->lin;
-  gint64 K = lin->in, kp = j->kp;
-  guint32 *rows = g_new (guint32, NR * kp);
-  float *f32 = g_new (float, K);
-  for (gint64 panel = begin; panel < end; panel++) {
-    gint64 o0 = panel * NR, n_out = MIN (NR, lin->out - o0);
-    for (gint64 c = 0; c < NR; c++) {
-      if (c >= n_out) {
-        memset (rows + c * kp, 0, (gsize) kp * sizeof (guint32));
-        j->w_scale[o0 + c] = 0;
-        continue;
-      }
-      vlm_linear_dequant_rows (lin, o0 + c, 1, f32);
-      float s = pow2_scale (f32, K);
-      row_to_f16 (f32, K, s, (guint16 *) (rows + c * kp), 2 * kp);
-      j->w_scale[o0 + c] = 1 / s;
+  for (gint64 i = 0; i < n; i += 16)
+    _mm_prefetch ((const char *) (row + i), _MM_HINT_T0);
+}
+
+/**
+ * vlm_f16_pack_rows:
+ * @src: [n_out rows of @k values], rows @ld floats apart: one row per output
+ * @ld: row stride of @src
+ * @n_out: outputs, at most VLM_F16_NR (the rest of the panel is zero)
+ * @k: values per output
+ * @panel: (out): [(k + 1) / 2][VLM_F16_NR] words
+ * @inv_scale: (out): [VLM_F16_NR] the inverse of each output's scale (0 past @n_out)
+ */
+AVX512FP16 void
+vlm_f16_pack_rows (const float *src, gint64 ld, gint64 n_out, gint64 k, guint32 *panel,
+                   float *inv_scale)
+{
+  static VlmScratch rows_scratch = VLM_SCRATCH_INIT;
+  gint64 kp = (k + 1) / 2;
+  guint32 *rows = vlm_scratch_get (&rows_scratch, (gsize) (NR * kp) * sizeof (guint32));
+  for (gint64 c = 0; c < NR; c++) {
+    if (c >= n_out) {
+      memset (rows + c * kp, 0, (gsize) kp * sizeof (guint32));
+      inv_scale[c] = 0;
+      continue;
     }
-    guint32 *out = (guint32 *) j->packed + panel * kp * NR;
-    for (gint64 p = 0; p < kp; p++)
-      for (gint64 c = 0; c < NR; c++)
-        out[p * NR + c] = rows[c * kp + p];
+    /* Rows far apart (the keys of one head) are not fetched ahead by the hardware. */
+    if (c + PREFETCH_ROWS < n_out)
+      prefetch_row (src + (c + PREFETCH_ROWS) * ld, k);
+    float s = vlm_f16_row_scale (src + c * ld, k);
+    vlm_f16_row_convert (src + c * ld, k, s, rows + c * kp, kp);
+    inv_scale[c] = 1 / s;
   }
-  g_free (rows);
-  g_free (f32);
+  for (gint64 p = 0; p < kp; p++)
+    for (gint64 c = 0; c < NR; c++)
+      panel[p * NR + c] = rows[c * kp + p];
+}
+
+/* 16 halves (16 outputs) of values @v times the scales @s. */
+AVX512FP16 static inline __m512i
+halves_u32 (__m512 v, __m512 s)
+{
+  return _mm512_cvtepu16_epi32 (_mm512_cvtps_ph (_mm512_mul_ps (v, s),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+/**
+ * vlm_f16_pack_cols:
+ * @src: [@k rows][n_out columns], rows @ld floats apart: one column per output
+ * @ld: row stride of @src
+ * @n_out: outputs, at most VLM_F16_NR (the rest of the panel is zero)
+ * @k: values per output
+ * @panel: (out): [(k + 1) / 2][VLM_F16_NR] words
+ * @inv_scale: (out): [VLM_F16_NR] the inverse of each output's scale (0 past @n_out)
+ *
+ * vlm_f16_pack_rows() for a transposed source (the values of attention).
+ */
+AVX512FP16 void
+vlm_f16_pack_cols (const float *src, gint64 ld, gint64 n_out, gint64 k, guint32 *panel,
+                   float *inv_scale)
+{
+  __mmask16 m[2];
+  for (int v = 0; v < 2; v++) {
+    gint64 left = CLAMP (n_out - 16 * v, 0, 16);
+    m[v] = (__mmask16) ((1u << left) - 1);
+  }
+  __m512 mx[2] = { _mm512_setzero_ps (), _mm512_setzero_ps () };
+  for (gint64 t = 0; t < k; t++) {
+    if (t + 4 * PREFETCH_ROWS < k)
+      prefetch_row (src + (t + 4 * PREFETCH_ROWS) * ld, n_out);
+    for (int v = 0; v < 2; v++)
+      mx[v] = _mm512_max_ps (mx[v], _mm512_abs_ps (_mm512_maskz_loadu_ps (m[v], src + t * ld
+                                                                            + 16 * v)));
+  }
+  float s[NR] __attribute__ ((aligned (64)));
+  for (int v = 0; v < 2; v++)
+    _mm512_store_ps (s + 16 * v, mx[v]);
+  for (gint64 c = 0; c < NR; c++) {
+    if (c >= n_out) {
+      s[c] = inv_scale[c] = 0;
+      continue;
+    }
+    s[c] = pow2_inverse (s[c]);
+    inv_scale[c] = 1 / s[c];
+  }
+  __m512 s0 = _mm512_load_ps (s), s1 = _mm512_load_ps (s + 16);
+  for (gint64 p = 0; p < (k + 1) / 2; p++) {
+    const float *even = src + 2 * p * ld, *odd = even + ld;
+    gboolean has_odd = 2 * p + 1 < k;
+    for (int v = 0; v < 2; v++) {
+      __m512 sv = v ? s1 : s0;
+      __m512i lo = halves_u32 (_mm512_maskz_loadu_ps (m[v], even + 16 * v), sv);
+      __m512i hi = has_odd ? halves_u32 (_mm512_maskz_loadu_ps (m[v], odd + 16 * v), sv)
+                           : _mm512_setzero_si512 ();
+      _mm512_storeu_si512 (panel + p * NR + 16 * v,
+                           _mm512_or_si512 (lo, _mm512_slli_epi32 (hi, 16)));
+    }
+  }
 }
 
 /* One input row r of a micro-tile: a broadcast K pair (a plain 32-bit load, where a
@@ -140,7 +238,7 @@ pack_range (gpointer data, gint64 begin, gint64 end)
  * arrays of vectors would be kept in memory); lane 2j + t holds output j, parity t. */
 #define ROW_STEP(r)                                                                     \
   do {                                                                                  \
-    __m512h av_ = _mm512_castsi512_ph (_mm512_set1_epi32 ((int) a[p * MR + r]));        \
+    __m512h av_ = _mm512_castsi512_ph (_mm512_set1_epi32 ((int) a##r[p]));             \
     h##r##0 = _mm512_fmadd_ph (av_, b0, h##r##0);                                       \
     h##r##1 = _mm512_fmadd_ph (av_, b1, h##r##1);                                       \
   } while (0)
@@ -151,154 +249,235 @@ pack_range (gpointer data, gint64 begin, gint64 end)
   } while (0)
 #define ROW_WIDEN(r)                                                                    \
   do {                                                                                  \
-    widen (acc[r], g##r##0);                                                            \
-    widen (acc[r] + 32, g##r##1);                                                       \
+    widen (acc[r], g##r##0, first);                                                     \
+    widen (acc[r] + 32, g##r##1, first);                                                \
   } while (0)
 #define ROWS(m) m (0); m (1); m (2); m (3); m (4); m (5)
 
-/* F32 sums f[0..31] += the 32 FP16 sums in h, widened. */
+/* F32 sums f[0..31] += the 32 FP16 sums in h, widened (= when @first). */
 AVX512FP16 static inline void
-widen (float *f, __m512h h)
+widen (float *f, __m512h h, gboolean first)
 {
   __m512i w = _mm512_castph_si512 (h);
-  _mm512_store_ps (f, _mm512_add_ps (_mm512_load_ps (f),
-                                     _mm512_cvtph_ps (_mm512_castsi512_si256 (w))));
-  _mm512_store_ps (f + 16, _mm512_add_ps (_mm512_load_ps (f + 16),
-                                          _mm512_cvtph_ps (_mm512_extracti64x4_epi64 (w, 1))));
+  __m512 lo = _mm512_cvtph_ps (_mm512_castsi512_si256 (w));
+  __m512 hi = _mm512_cvtph_ps (_mm512_extracti64x4_epi64 (w, 1));
+  if (!first) {
+    lo = _mm512_add_ps (_mm512_load_ps (f), lo);
+    hi = _mm512_add_ps (_mm512_load_ps (f + 16), hi);
+  }
+  _mm512_store_ps (f, lo);
+  _mm512_store_ps (f + 16, hi);
 }
 
-/* 16 outputs from two vectors of 8 (output, parity) lane pairs: even + odd lanes. */
-AVX512FP16 static inline __m512
-pair_sum (const float *f)
+/* Where the last K slice of a micro-tile goes: c[r][col] = sum * a_scale[r] *
+ * w_scale[col] + bias[col] (+ c[r][col] when accumulating), rows < @rows, cols <
+ * @n_cols. */
+typedef struct {
+  const float *a_scale, *w_scale, *bias;
+  float *c;
+  gint64 ldc, rows, n_cols;
+  gboolean accumulate;
+} TileOut;
+
+/* Row r of the output: the 32 FP16 sums of g (lane 2j + t: output j, parity t) and
+ * @prev (nullable: the F32 sums of the earlier slices) widened, parities added,
+ * outputs 16 v .. 16 v + 15 scaled and stored. */
+AVX512FP16 static inline void
+store_half_row (const TileOut *o, gint64 r, int v, __m512h g, const float *prev)
 {
   const __m512i even = _mm512_setr_epi32 (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                           28, 30);
   const __m512i odd = _mm512_add_epi32 (even, _mm512_set1_epi32 (1));
-  __m512 lo = _mm512_load_ps (f), hi = _mm512_load_ps (f + 16);
-  return _mm512_add_ps (_mm512_permutex2var_ps (lo, even, hi),
-                        _mm512_permutex2var_ps (lo, odd, hi));
+  gint64 left = CLAMP (o->n_cols - 16 * v, 0, 16);
+  if (r >= o->rows || !left)
+    return;
+  __mmask16 m = (__mmask16) ((1u << left) - 1);
+  __m512i w = _mm512_castph_si512 (g);
+  __m512 lo = _mm512_cvtph_ps (_mm512_castsi512_si256 (w));
+  __m512 hi = _mm512_cvtph_ps (_mm512_extracti64x4_epi64 (w, 1));
+  if (prev) {
+    lo = _mm512_add_ps (_mm512_load_ps (prev + 32 * v), lo);
+    hi = _mm512_add_ps (_mm512_load_ps (prev + 32 * v + 16), hi);
+  }
+  __m512 sum = _mm512_add_ps (_mm512_permutex2var_ps (lo, even, hi),
+                              _mm512_permutex2var_ps (lo, odd, hi));
+  __m512 bias = o->bias ? _mm512_maskz_loadu_ps (m, o->bias + 16 * v) : _mm512_setzero_ps ();
+  float *dst = o->c + r * o->ldc + 16 * v;
+  __m512 y = _mm512_fmadd_ps (_mm512_mul_ps (sum, _mm512_set1_ps (o->a_scale[r])),
+                              _mm512_loadu_ps (o->w_scale + 16 * v), bias);
+  if (o->accumulate)
+    y = _mm512_add_ps (y, _mm512_maskz_loadu_ps (m, dst));
+  _mm512_mask_storeu_ps (dst, m, y);
 }
 
-/* C[rows, n_cols] = (A strip [kp pairs][MR] * panel) * a_scale[r] * w_scale[col] + @bias
- * (nullable). The F32 sums live in memory: they are touched once per RUN * RUNS k-steps. */
+#define ROW_STORE(r)                                                                    \
+  do {                                                                                  \
+    store_half_row (out, r, 0, g##r##0, first ? NULL : acc[r]);                         \
+    store_half_row (out, r, 1, g##r##1, first ? NULL : acc[r]);                         \
+  } while (0)
+
+/* Rows a + r * lda (r < MR) times the panel over K pairs [p0, p1), at most SLICE of
+ * them, added to the F32 sums acc[r] (set for the @first slice), or, with @out (the
+ * last slice), with them into the output. */
 AVX512FP16 static void
-micro_tile (const guint32 *a, const guint32 *b, gint64 kp, const float *a_scale,
-            const float *w_scale, float *c, gint64 ldc, gint64 rows, gint64 n_cols,
-            const float *bias)
+micro_tile (const guint32 *a, gint64 lda, const guint32 *b, gint64 p0, gint64 p1,
+            float (*acc)[2 * NR], gboolean first, const TileOut *out)
 {
-  float acc[MR][2 * NR] __attribute__ ((aligned (64)));
-  memset (acc, 0, sizeof acc);
+  const guint32 *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+  const guint32 *a4 = a + 4 * lda, *a5 = a + 5 * lda;
   __m512h g00, g01, g10, g11, g20, g21, g30, g31, g40, g41, g50, g51;
   g00 = g01 = g10 = g11 = g20 = g21 = g30 = g31 = g40 = g41 = g50 = g51 = _mm512_setzero_ph ();
-  int runs = 0;
-  for (gint64 p0 = 0; p0 < kp; p0 += RUN / 2) {
-    gint64 p1 = MIN (p0 + RUN / 2, kp);
+  for (gint64 q0 = p0; q0 < p1; q0 += RUN / 2) {
+    gint64 q1 = MIN (q0 + RUN / 2, p1);
     __m512h h00, h01, h10, h11, h20, h21, h30, h31, h40, h41, h50, h51;
     h00 = h01 = h10 = h11 = h20 = h21 = h30 = h31 = h40 = h41 = h50 = h51 = _mm512_setzero_ph ();
-    for (gint64 p = p0; p < p1; p++) {
+    for (gint64 p = q0; p < q1; p++) {
       __m512h b0 = _mm512_castsi512_ph (_mm512_loadu_si512 (b + p * NR));
       __m512h b1 = _mm512_castsi512_ph (_mm512_loadu_si512 (b + p * NR + 16));
       ROWS (ROW_STEP);
     }
     ROWS (ROW_RUN_END);
-    if (++runs == RUNS || p1 == kp) {
-      ROWS (ROW_WIDEN);
-      g00 = g01 = g10 = g11 = g20 = g21 = g30 = g31 = g40 = g41 = g50 = g51 = _mm512_setzero_ph ();
-      runs = 0;
+  }
+  if (out) {
+    ROWS (ROW_STORE);
+  } else {
+    ROWS (ROW_WIDEN);
+  }
+}
+
+/**
+ * vlm_f16_block_panel:
+ * @a: FP16 rows of the block, @lda words apart; readable (zero) up to the next multiple
+ *   of VLM_F16_MR rows
+ * @lda: row stride of @a in words
+ * @rows: rows, at most VLM_F16_MC
+ * @a_scale: (array length=rows): factor of each row's results
+ * @panel: a packed panel (see vlm_f16_pack_rows())
+ * @kp: K pairs of the rows and the panel
+ * @w_scale: [VLM_F16_NR] factor of each output
+ * @bias: (nullable): [n_cols] added to each row
+ * @c: [rows][n_cols] F32 results, rows @ldc floats apart
+ * @ldc: row stride of @c
+ * @n_cols: outputs stored, at most VLM_F16_NR
+ * @accumulate: add to @c instead of overwriting it
+ *
+ * c = (a . panel) * a_scale[row] * w_scale[col] + bias, K slice by K slice so that the
+ * panel's slice is read from L1 by every micro-tile; the F32 sums of the earlier slices
+ * wait in memory, the last slice's go from registers to @c.
+ */
+AVX512FP16 void
+vlm_f16_block_panel (const guint32 *a, gint64 lda, gint64 rows, const float *a_scale,
+                     const guint32 *panel, gint64 kp, const float *w_scale, const float *bias,
+                     float *c, gint64 ldc, gint64 n_cols, gboolean accumulate)
+{
+  float acc[MC][2 * NR] __attribute__ ((aligned (64)));
+  for (gint64 p0 = 0; p0 < MAX (kp, 1); p0 += SLICE) {
+    gint64 p1 = MIN (p0 + SLICE, kp);
+    for (gint64 ir = 0; ir < rows; ir += MR) {
+      TileOut out = { a_scale + ir, w_scale, bias, c + ir * ldc, ldc, MIN (MR, rows - ir),
+                      n_cols, accumulate };
+      micro_tile (a + ir * lda, lda, panel, p0, p1, acc + ir, p0 == 0, p1 < kp ? NULL : &out);
     }
   }
-  for (gint64 r = 0; r < rows; r++)
-    for (int v = 0; v < 2; v++) {
-      gint64 left = CLAMP (n_cols - 16 * v, 0, 16);
-      if (!left)
-        continue;
-      __mmask16 m = (__mmask16) ((1u << left) - 1);
-      float *dst = c + r * ldc + 16 * v;
-      __m512 s = _mm512_mul_ps (_mm512_mul_ps (pair_sum (acc[r] + 32 * v),
-                                               _mm512_set1_ps (a_scale[r])),
-                                _mm512_loadu_ps (w_scale + 16 * v));
-      if (bias)
-        s = _mm512_add_ps (s, _mm512_maskz_loadu_ps (m, bias + 16 * v));
-      _mm512_mask_storeu_ps (dst, m, s);
-    }
 }
 
 typedef struct {
-  const VlmLinear *lin;
+  const VlmLinear *const *lins;
+  guint n_lins;
   const float *x;
-  gint64 n, kp, panels;
-  const guint16 *packed;
-  const float *w_scale;
-  float *y;
+  gint64 n, kp, panels;     /* panels of all layers, in order */
+  const gint64 *first;      /* [n_lins + 1]: each layer's first panel */
+  guint32 *packed;          /* [panels][kp][NR] */
+  float *w_scale;           /* [panels][NR] */
+  float *const *ys;
+  gboolean accumulate;
 } GemmJob;
 
-/* Row blocks [begin, end) of MC input rows each: the block is converted once, in strips
- * of MR rows ([kp][MR] words: a micro-tile reads one stream, L2-resident), then each
- * panel (L2-resident, read in order) meets every strip over the whole K, so each output
- * is stored once. */
+/* The layer a panel belongs to. */
+static guint
+panel_layer (const GemmJob *j, gint64 panel)
+{
+  guint l = 0;
+  while (panel >= j->first[l + 1])
+    l++;
+  return l;
+}
+
+static VlmScratch weight_rows_scratch = VLM_SCRATCH_INIT;
+static VlmScratch block_scratch = VLM_SCRATCH_INIT;
+static VlmScratch packed_scratch = VLM_SCRATCH_INIT;
+
+/* Panels [begin, end): up to NR weight rows expanded to F32, scaled, rounded, packed. */
+AVX512FP16 static void
+pack_range (gpointer data, gint64 begin, gint64 end)
+{
+  const GemmJob *j = data;
+  gint64 K = j->lins[0]->in;
+  float *f32 = vlm_scratch_get (&weight_rows_scratch, (gsize) (NR * K) * sizeof (float));
+  for (gint64 panel = begin; panel < end; panel++) {
+    guint l = panel_layer (j, panel);
+    const VlmLinear *lin = j->lins[l];
+    gint64 o0 = (panel - j->first[l]) * NR, n_out = MIN (NR, lin->out - o0);
+    vlm_linear_dequant_rows (lin, o0, n_out, f32);
+    vlm_f16_pack_rows (f32, K, n_out, K, j->packed + panel * j->kp * NR, j->w_scale + panel * NR);
+  }
+}
+
+/* Row blocks [begin, end) of MC input rows each: the block is converted once (rows
+ * padded with zeros to a multiple of MR), then meets every panel of every layer. */
 AVX512FP16 static void
 gemm_range (gpointer data, gint64 begin, gint64 end)
 {
   const GemmJob *j = data;
-  gint64 K = j->lin->in, N = j->lin->out, kp = j->kp;
-  guint32 *a = g_new (guint32, MC * kp), *row = g_new (guint32, kp);
-  float scale[MC], inv[MC];
+  gint64 K = j->lins[0]->in, kp = j->kp;
+  guint32 *a = vlm_scratch_get (&block_scratch, (gsize) (MC * kp) * sizeof (guint32));
+  float inv[MC];
   for (gint64 blk = begin; blk < end; blk++) {
     gint64 i0 = blk * MC, mc = MIN (MC, j->n - i0);
     gint64 mc_pad = (mc + MR - 1) / MR * MR;
-    for (gint64 r = 0; r < mc_pad; r++) {
-      if (r < mc) {
-        scale[r] = pow2_scale (j->x + (i0 + r) * K, K);
-        row_to_f16 (j->x + (i0 + r) * K, K, scale[r], (guint16 *) row, 2 * kp);
-      } else {
-        scale[r] = 1;
-        memset (row, 0, (gsize) kp * sizeof (guint32));
-      }
-      inv[r] = 1 / scale[r];
-      guint32 *strip = a + (r / MR) * kp * MR + r % MR;
-      for (gint64 p = 0; p < kp; p++)
-        strip[p * MR] = row[p];
+    for (gint64 r = 0; r < mc; r++) {
+      float s = vlm_f16_row_scale (j->x + (i0 + r) * K, K);
+      vlm_f16_row_convert (j->x + (i0 + r) * K, K, s, a + r * kp, kp);
+      inv[r] = 1 / s;
     }
+    memset (a + mc * kp, 0, (gsize) ((mc_pad - mc) * kp) * sizeof (guint32));
     for (gint64 panel = 0; panel < j->panels; panel++) {
-      const guint32 *b = (const guint32 *) j->packed + panel * kp * NR;
-      gint64 o0 = panel * NR, n_cols = MIN (NR, N - o0);
-      const float *bias = j->lin->bias ? j->lin->bias + o0 : NULL;
-      for (gint64 ir = 0; ir < mc; ir += MR)
-        micro_tile (a + ir * kp, b, kp, inv + ir, j->w_scale + o0, j->y + (i0 + ir) * N + o0,
-                    N, MIN (MR, mc - ir), n_cols, bias);
+      guint l = panel_layer (j, panel);
+      const VlmLinear *lin = j->lins[l];
+      gint64 o0 = (panel - j->first[l]) * NR, N = lin->out;
+      vlm_f16_block_panel (a, kp, mc, inv, j->packed + panel * kp * NR, kp,
+                           j->w_scale + panel * NR, lin->bias ? lin->bias + o0 : NULL,
+                           j->ys[l] + i0 * N + o0, N, MIN (NR, N - o0), j->accumulate);
     }
   }
-  g_free (a);
-  g_free (row);
-}
-
-/* The packed weight of the current call; it only grows, like linear.c's scratch. */
-static guint16 *
-packed_scratch (gsize halves)
-{
-  static GPrivate key = G_PRIVATE_INIT (g_free);
-  static GPrivate size_key;
-  gsize have = GPOINTER_TO_SIZE (g_private_get (&size_key));
-  guint16 *p = g_private_get (&key);
-  if (!p || have < halves) {
-    p = g_new (guint16, halves);
-    g_private_replace (&key, p);
-    g_private_set (&size_key, GSIZE_TO_POINTER (halves));
-  }
-  return p;
 }
 
 static void
-forward_f16 (const VlmLinear *lin, const float *x, gint64 n, float *y)
+forward_f16 (const VlmLinear *const *lins, guint n_lins, const float *x, gint64 n,
+             float *const *ys, gboolean accumulate)
 {
-  gint64 panels = (lin->out + NR - 1) / NR, kp = (lin->in + 1) / 2;
+  gint64 kp = (lins[0]->in + 1) / 2;
+  g_autofree gint64 *first = g_new (gint64, n_lins + 1);
+  first[0] = 0;
+  for (guint l = 0; l < n_lins; l++)
+    first[l + 1] = first[l] + (lins[l]->out + NR - 1) / NR;
+  gint64 panels = first[n_lins];
   g_autofree float *w_scale = g_new (float, panels * NR);
-  PackJob pj = { lin, kp, packed_scratch ((gsize) (panels * kp * NR * 2)), w_scale };
-  vlm_parallel_for (panels, 1, pack_range, &pj);
-  GemmJob gj = { lin, x, n, kp, panels, pj.packed, w_scale, y };
-  vlm_parallel_for ((n + MC - 1) / MC, 1, gemm_range, &gj);
+  GemmJob j = { lins, n_lins, x, n, kp, panels, first,
+                vlm_scratch_get (&packed_scratch, (gsize) (panels * kp * NR) * sizeof (guint32)), w_scale, ys, accumulate };
+  vlm_parallel_for (panels, 1, pack_range, &j);
+  vlm_parallel_for ((n + MC - 1) / MC, 1, gemm_range, &j);
 }
 #endif
+
+/* Fewer rows than this take the exact path, which is as fast there. */
+#define F16_MIN_ROWS 16
+
+static gboolean
+use_f16 (gint64 n)
+{
+  return n >= F16_MIN_ROWS && vlm_gemm_f16_supported ();
+}
 
 /**
  * vlm_linear_forward_f16:
@@ -314,11 +493,55 @@ forward_f16 (const VlmLinear *lin, const float *x, gint64 n, float *y)
 void
 vlm_linear_forward_f16 (const VlmLinear *lin, const float *x, gint64 n, float *y)
 {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (n >= 16 && vlm_gemm_f16_supported ()) {
-    forward_f16 (lin, x, n, y);
+  vlm_linear_forward_f16_multi (&lin, 1, x, n, &y);
+}
+
+/**
+ * vlm_linear_forward_f16_multi:
+ * @lins: (array length=n_lins): layers with the same input size
+ * @n_lins: layers
+ * @x: [n, in] F32, the input of every layer
+ * @n: input rows
+ * @ys: (array length=n_lins): [n, out of each layer] F32
+ *
+ * vlm_linear_forward_f16() for layers sharing an input (q, k, v): each block of @x is
+ * converted to FP16 once for all of them, in one parallel loop.
+ */
+void
+vlm_linear_forward_f16_multi (const VlmLinear *const *lins, guint n_lins, const float *x,
+                              gint64 n, float *const *ys)
+{
+#ifdef VLM_HAVE_F16_KERNELS
+  if (use_f16 (n)) {
+    forward_f16 (lins, n_lins, x, n, ys, FALSE);
     return;
   }
 #endif
-  vlm_linear_forward (lin, x, n, y);
+  vlm_linear_forward_multi (lins, n_lins, x, n, ys);
+}
+
+/**
+ * vlm_linear_forward_f16_add:
+ * @lin: a layer (any stored format)
+ * @x: [n, in] F32
+ * @n: input rows
+ * @y: [n, out] F32, added to
+ *
+ * y += x W^T + b (a residual connection) as vlm_linear_forward_f16() computes the
+ * product; the exact fallback adds the result of vlm_linear_forward().
+ */
+void
+vlm_linear_forward_f16_add (const VlmLinear *lin, const float *x, gint64 n, float *y)
+{
+#ifdef VLM_HAVE_F16_KERNELS
+  if (use_f16 (n)) {
+    forward_f16 (&lin, 1, x, n, &y, TRUE);
+    return;
+  }
+#endif
+  float *t = g_new (float, n * lin->out);
+  vlm_linear_forward (lin, x, n, t);
+  for (gint64 i = 0; i < n * lin->out; i++)
+    y[i] += t[i];
+  g_free (t);
 }

@@ -14,6 +14,7 @@
  * than the hardware prefetcher follows (2x decode speed on a Xeon with 8-bit weights).
  */
 #include "compute/kernels.h"
+#include "compute/exp-avx512.h"
 #include "vlm/vlm-tensor.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -303,29 +304,6 @@ axpy_f32_avx512 (float a, const float *x, float *y, gint64 n)
     _mm512_mask_storeu_ps (y + k, m, _mm512_fmadd_ps (av, _mm512_maskz_loadu_ps (m, x + k),
                                                       _mm512_maskz_loadu_ps (m, y + k)));
   }
-}
-
-/* exp(x) for x <= 88.7: 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], p a degree-6
- * polynomial (Cephes' expf coefficients); within 2 ulp of expf. Below -87.3 (and for
- * -inf) the result is flushed to 0. */
-AVX512 static inline __m512
-exp512 (__m512 x)
-{
-  const __m512 log2e = _mm512_set1_ps (1.44269504088896341f);
-  const __m512 ln2_hi = _mm512_set1_ps (0.693359375f), ln2_lo = _mm512_set1_ps (-2.12194440e-4f);
-  __mmask16 tiny = _mm512_cmp_ps_mask (x, _mm512_set1_ps (-87.3f), _CMP_LT_OQ);
-  x = _mm512_min_ps (x, _mm512_set1_ps (88.7f));
-  __m512 n = _mm512_roundscale_ps (_mm512_mul_ps (x, log2e), _MM_FROUND_TO_NEAREST_INT);
-  __m512 r = _mm512_fnmadd_ps (n, ln2_hi, x);
-  r = _mm512_fnmadd_ps (n, ln2_lo, r);
-  __m512 p = _mm512_set1_ps (1.9875691500e-4f);
-  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.3981999507e-3f));
-  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (8.3334519073e-3f));
-  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (4.1665795894e-2f));
-  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.6666665459e-1f));
-  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (5.0000001201e-1f));
-  p = _mm512_fmadd_ps (p, _mm512_mul_ps (r, r), _mm512_add_ps (r, _mm512_set1_ps (1.0f)));
-  return _mm512_maskz_scalef_ps ((__mmask16) ~tiny, p, n);
 }
 
 AVX512 static float

@@ -2,9 +2,12 @@
  *
  * Every projection is one VlmLinear product over all patches of the batch;
  * attention is vlm_attention() per tile (blocks of queries per head, two BLAS
- * products and a masked softmax). */
+ * products and a masked softmax). With FP16 products (precision f16) q, k and v
+ * come from one pass over the normed input, attention is vlm_attention_f16(), and
+ * the output projection and fc2 add into the residual as they store. */
 #include "nn/vision-encoder.h"
 #include "compute/gemm-bf16.h"
+#include "compute/attention-f16.h"
 #include "compute/gemm-f16.h"
 #include "compute/threadpool.h"
 #include "weights/weight-binder.h"
@@ -366,6 +369,36 @@ project (const VlmVisionEncoder *enc, const VlmLinear *lin, const float *x, gint
     vlm_linear_forward (lin, x, n, y);
 }
 
+/* q, k and v of the normed input @h; FP16 products convert each block of @h once. */
+static void
+project_qkv (const VlmVisionEncoder *enc, const VlmVisionLayer *L, const float *h, gint64 n,
+             float *q, float *k, float *v)
+{
+  if (enc->f16_products) {
+    const VlmLinear *lins[] = { &L->q, &L->k, &L->v };
+    float *ys[] = { q, k, v };
+    vlm_linear_forward_f16_multi (lins, 3, h, n, ys);
+    return;
+  }
+  project (enc, &L->q, h, n, q);
+  project (enc, &L->k, h, n, k);
+  project (enc, &L->v, h, n, v);
+}
+
+/* The residual x += lin(in); FP16 products add their results as they store them, the
+ * others go through @scratch. */
+static void
+project_add (const VlmVisionEncoder *enc, const VlmLinear *lin, const float *in, gint64 n,
+             float *x, float *scratch)
+{
+  if (enc->f16_products) {
+    vlm_linear_forward_f16_add (lin, in, n, x);
+    return;
+  }
+  project (enc, lin, in, n, scratch);
+  vlm_add_f32 (x, x, scratch, n * lin->out);
+}
+
 /**
  * vlm_vision_encoder_run_layers:
  * @enc: the encoder
@@ -398,25 +431,23 @@ vlm_vision_encoder_run_layers (const VlmVisionEncoder *enc, float *x, const guin
       const VlmVisionLayer *L = &enc->layers[l];
       layer_norm_rows (xg, vlm_tensor_get_data (L->ln1_w), vlm_tensor_get_data (L->ln1_b), R, D,
                        c->eps, h);
-      project (enc, &L->q, h, R, q);
-      project (enc, &L->k, h, R, k);
-      project (enc, &L->v, h, R, v);
-      /* One tile at a time; vlm_attention splits it over heads and query blocks. */
+      project_qkv (enc, L, h, R, q, k, v);
+      /* One tile at a time; the attention splits it over heads and query blocks (FP16
+       * products too with precision f16). */
       for (gint64 b = 0; b < nb; b++) {
         VlmAttnMask mask = { .key_valid = valid ? valid + b * seq : NULL };
-        vlm_attention (q + b * seq * D, k + b * seq * D, v + b * seq * D, seq, seq, c->n_heads,
-                       c->n_heads, hd, hd, &mask, a + b * seq * D);
+        (enc->f16_products ? vlm_attention_f16 : vlm_attention) (
+            q + b * seq * D, k + b * seq * D, v + b * seq * D, seq, seq, c->n_heads,
+            c->n_heads, hd, hd, &mask, a + b * seq * D);
       }
-      project (enc, &L->o, a, R, h);
-      vlm_add_f32 (xg, xg, h, R * D);
+      project_add (enc, &L->o, a, R, xg, h);
 
       layer_norm_rows (xg, vlm_tensor_get_data (L->ln2_w), vlm_tensor_get_data (L->ln2_b), R, D,
                        c->eps, h);
       project (enc, &L->fc1, h, R, m);
       ActJob act = { m, c->intermediate, c->act };
       vlm_parallel_for (R, 16, act_range, &act);
-      project (enc, &L->fc2, m, R, h);
-      vlm_add_f32 (xg, xg, h, R * D);
+      project_add (enc, &L->fc2, m, R, xg, h);
     }
   }
   g_free (h);

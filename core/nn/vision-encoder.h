@@ -41,8 +41,9 @@ typedef struct {
   /* Opt-in (default FALSE: exact F32): the layers' projections round their inputs to
    * BF16 and multiply with vdpbf16ps (compute/gemm-bf16.h) where the CPU can. */
   gboolean bf16_products;
-  /* Opt-in, likewise: inputs and weights rounded to FP16, vfmadd231ph in short runs
-   * (compute/gemm-f16.h). */
+  /* Opt-in, likewise: the projections and both attention products with inputs and
+   * weights rounded to FP16, vfmadd231ph in short runs (compute/gemm-f16.h,
+   * compute/attention-f16.h). */
   gboolean f16_products;
 } VlmVisionEncoder;
 

@@ -273,9 +273,10 @@ siglip_vision_class_init (SiglipVisionClass *klass)
     g_param_spec_enum ("precision", "Precision",
                        "Products of the layers' projections: f32 (exact), bf16 (inputs "
                        "rounded to BF16, vdpbf16ps; ~1e-2 relative error; faster only where "
-                       "vdpbf16ps outruns F32 FMAs) or f16 (inputs scaled and rounded to FP16, "
-                       "vfmadd231ph in short runs into F32 sums; AVX512_FP16 CPUs; ~1e-3 "
-                       "relative error); VLM_VISION_PRECISION=bf16|f16 also selects them",
+                       "vdpbf16ps outruns F32 FMAs) or f16 (the projections and both attention "
+                       "products with inputs scaled and rounded to FP16, vfmadd231ph in short "
+                       "runs into F32 sums; AVX512_FP16 CPUs; ~1e-3 relative error); "
+                       "VLM_VISION_PRECISION=bf16|f16 also selects them",
                        siglip_precision_get_type (), SIGLIP_PRECISION_F32,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS));
   vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_VISION_TOWER, "SigLIP vision tower",

@@ -1,11 +1,9 @@
 /* test-gemm-bf16.c: the opt-in BF16 product (compute/gemm-bf16.c) against a double
  * product of the BF16-rounded operands, over shapes with every kind of edge (odd K,
- * several K slices, partial micro-tiles and panels), and its fallback to the exact path. */
+ * several K slices, partial micro-tiles and panels), and its fallback to the exact path
+ * (run with --kernels=avx512: no AVX512_BF16). */
+#include "gemm-test-util.h"
 #include "compute/gemm-bf16.h"
-#include "compute/threadpool.h"
-
-#include <math.h>
-#include <string.h>
 
 static float
 bf16_round (float f)
@@ -13,64 +11,9 @@ bf16_round (float f)
   return vlm_bf16_to_f32 (vlm_f32_to_bf16 (f));
 }
 
-/* max |y - x_bf16 W_bf16^T - b| relative to max |reference|. */
-static double
-max_rel_error (const float *y, const float *x, const float *w, const float *bias, gint64 n,
-               gint64 out, gint64 in)
-{
-  double max_err = 0, max_ref = 0;
-  for (gint64 i = 0; i < n; i++)
-    for (gint64 o = 0; o < out; o++) {
-      double ref = bias ? bias[o] : 0;
-      for (gint64 c = 0; c < in; c++)
-        ref += (double) bf16_round (x[i * in + c]) * bf16_round (w[o * in + c]);
-      max_err = MAX (max_err, fabs (ref - y[i * out + o]));
-      max_ref = MAX (max_ref, fabs (ref));
-    }
-  return max_err / max_ref;
-}
-
-static void
-check_shape (VlmDType dtype, gint64 n, gint64 out, gint64 in, gboolean with_bias)
-{
-  g_autoptr (GRand) r = g_rand_new_with_seed ((guint32) (n * 7919 + out * 31 + in));
-  gint64 shape[] = { out, in };
-  g_autoptr (VlmTensor) wt = vlm_tensor_new (VLM_DTYPE_F32, 2, shape);
-  float *w = vlm_tensor_get_data_mut (wt);
-  for (gint64 i = 0; i < out * in; i++)
-    w[i] = (float) g_rand_double_range (r, -1, 1);
-  g_autoptr (VlmTensor) bt = vlm_tensor_new (VLM_DTYPE_F32, 1, (gint64[]) { out });
-  float *b = vlm_tensor_get_data_mut (bt);
-  for (gint64 o = 0; o < out; o++)
-    b[o] = (float) g_rand_double_range (r, -1, 1);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VlmTensor) stored = vlm_tensor_to_dtype (wt, dtype, &error);
-  g_assert_no_error (error);
-  g_autoptr (VlmTensor) back = vlm_tensor_to_dtype (stored, VLM_DTYPE_F32, &error);
-  g_assert_no_error (error);
-  VlmLinear lin;
-  g_assert_true (vlm_linear_init_dense (&lin, stored, with_bias ? bt : NULL, &error));
-
-  float *x = g_new (float, n * in), *y = g_new (float, n * out), *exact = g_new (float, n * out);
-  for (gint64 i = 0; i < n * in; i++)
-    x[i] = (float) g_rand_double_range (r, -2, 2);
-  vlm_linear_forward_bf16 (&lin, x, n, y);
-  vlm_linear_forward (&lin, x, n, exact);
-  if (n >= 16 && vlm_gemm_bf16_supported ()) {
-    double err = max_rel_error (y, x, vlm_tensor_get_data (back), with_bias ? b : NULL, n, out,
-                                in);
-    g_test_message ("%s n=%" G_GINT64_FORMAT " out=%" G_GINT64_FORMAT " in=%" G_GINT64_FORMAT
-                    ": max error %.3g of max |ref|", vlm_dtype_name (dtype), n, out, in, err);
-    g_assert_cmpfloat (err, <, 1e-5);
-  } else {
-    /* Too few rows, or no AVX512_BF16: the exact path, bit for bit. */
-    g_assert_cmpmem (y, n * out * sizeof (float), exact, n * out * sizeof (float));
-  }
-  vlm_linear_clear (&lin);
-  g_free (x);
-  g_free (y);
-  g_free (exact);
-}
+static const GemmMode bf16_mode = {
+  "bf16", vlm_linear_forward_bf16, vlm_gemm_bf16_supported, bf16_round, 1e-5,
+};
 
 static void
 test_shapes (void)
@@ -80,51 +23,23 @@ test_shapes (void)
     { 8, 64, 64 },
   };
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++) {
-    check_shape (VLM_DTYPE_BF16, shapes[i][0], shapes[i][1], shapes[i][2], TRUE);
-    check_shape (VLM_DTYPE_F32, shapes[i][0], shapes[i][1], shapes[i][2], i % 2);
-    check_shape (VLM_DTYPE_F16, shapes[i][0], shapes[i][1], shapes[i][2], FALSE);
+    const gint64 *s = shapes[i];
+    gemm_test_check_shape (&bf16_mode, VLM_DTYPE_BF16, s[0], s[1], s[2], TRUE, 2);
+    gemm_test_check_shape (&bf16_mode, VLM_DTYPE_F32, s[0], s[1], s[2], i % 2, 2);
+    gemm_test_check_shape (&bf16_mode, VLM_DTYPE_F16, s[0], s[1], s[2], FALSE, 2);
   }
 }
 
-/* Threads share the work by blocks of rows: any thread count gives the same bits. */
 static void
 test_threads (void)
 {
-  gint64 n = 300, out = 97, in = 300;
-  g_autoptr (GRand) r = g_rand_new_with_seed (3);
-  g_autoptr (VlmTensor) wt = vlm_tensor_new (VLM_DTYPE_BF16, 2, (gint64[]) { out, in });
-  guint16 *w = vlm_tensor_get_data_mut (wt);
-  for (gint64 i = 0; i < out * in; i++)
-    w[i] = vlm_f32_to_bf16 ((float) g_rand_double_range (r, -1, 1));
-  g_autoptr (GError) error = NULL;
-  VlmLinear lin;
-  g_assert_true (vlm_linear_init_dense (&lin, wt, NULL, &error));
-  float *x = g_new (float, n * in), *y1 = g_new (float, n * out), *y2 = g_new (float, n * out);
-  for (gint64 i = 0; i < n * in; i++)
-    x[i] = (float) g_rand_double_range (r, -1, 1);
-  int before = vlm_get_num_threads ();
-  vlm_set_num_threads (1);
-  vlm_linear_forward_bf16 (&lin, x, n, y1);
-  vlm_set_num_threads (2);
-  vlm_linear_forward_bf16 (&lin, x, n, y2);
-  vlm_set_num_threads (before);
-  g_assert_cmpmem (y1, n * out * sizeof (float), y2, n * out * sizeof (float));
-  vlm_linear_clear (&lin);
-  g_free (x);
-  g_free (y1);
-  g_free (y2);
+  gemm_test_threads (vlm_linear_forward_bf16);
 }
 
 int
 main (int argc, char **argv)
 {
-  /* --kernels=SET caps the kernel choice (VLM_KERNELS): below avx512-bf16 the product
-   * must fall back to the exact one. */
-  if (argc > 1 && g_str_has_prefix (argv[argc - 1], "--kernels=")) {
-    g_setenv ("VLM_KERNELS", argv[argc - 1] + strlen ("--kernels="), TRUE);
-    argc--;
-  }
-  g_test_init (&argc, &argv, NULL);
+  gemm_test_init (&argc, &argv);
   g_test_add_func ("/gemm-bf16/shapes", test_shapes);
   g_test_add_func ("/gemm-bf16/threads", test_threads);
   return g_test_run ();

@@ -1,77 +1,25 @@
-/* test-gemm-f16.c: the opt-in FP16 product (compute/gemm-f16.c) against a double product
- * of the exact operands, over shapes with every kind of edge (odd K, several K slices,
- * partial micro-tiles and panels), inputs far outside FP16's range (the power-of-two
- * row scaling), and its fallback to the exact path. */
+/* test-gemm-f16.c: the opt-in FP16 products against the plain ones. The GEMM
+ * (compute/gemm-f16.c) against a double product of the exact operands, over shapes with
+ * every kind of edge (odd K, several K slices, partial micro-tiles and panels) and inputs
+ * far outside FP16's range (the power-of-two row scaling); its shared-input and residual
+ * forms against the plain FP16 GEMM; the attention (compute/attention-f16.c) against
+ * vlm_attention() over odd sizes, grouped heads, padding masks and scales. Run with
+ * --kernels=avx2 every one must fall back to the exact path, bit for bit. */
+#include "gemm-test-util.h"
+#include "compute/attention-f16.h"
 #include "compute/gemm-f16.h"
 #include "compute/threadpool.h"
 
 #include <math.h>
 #include <string.h>
 
-/* max |y - x W^T - b| relative to max |reference|: FP16 inputs (2^-11 each) and FP16 run
- * sums put it near 1e-3. */
+/* max |error| relative to max |reference|: FP16 inputs (2^-11 each) and FP16 run sums
+ * put it near 1e-3. */
 #define F16_TOLERANCE 4e-3
 
-static double
-max_rel_error (const float *y, const float *x, const float *w, const float *bias, gint64 n,
-               gint64 out, gint64 in)
-{
-  double max_err = 0, max_ref = 0;
-  for (gint64 i = 0; i < n; i++)
-    for (gint64 o = 0; o < out; o++) {
-      double ref = bias ? bias[o] : 0;
-      for (gint64 c = 0; c < in; c++)
-        ref += (double) x[i * in + c] * w[o * in + c];
-      max_err = MAX (max_err, fabs (ref - y[i * out + o]));
-      max_ref = MAX (max_ref, fabs (ref));
-    }
-  return max_err / max_ref;
-}
-
-/* @x_range: inputs uniform in [-x_range, x_range]. */
-static void
-check_shape (VlmDType dtype, gint64 n, gint64 out, gint64 in, gboolean with_bias,
-             double x_range)
-{
-  g_autoptr (GRand) r = g_rand_new_with_seed ((guint32) (n * 7919 + out * 31 + in));
-  gint64 shape[] = { out, in };
-  g_autoptr (VlmTensor) wt = vlm_tensor_new (VLM_DTYPE_F32, 2, shape);
-  float *w = vlm_tensor_get_data_mut (wt);
-  for (gint64 i = 0; i < out * in; i++)
-    w[i] = (float) g_rand_double_range (r, -1, 1);
-  g_autoptr (VlmTensor) bt = vlm_tensor_new (VLM_DTYPE_F32, 1, (gint64[]) { out });
-  float *b = vlm_tensor_get_data_mut (bt);
-  for (gint64 o = 0; o < out; o++)
-    b[o] = (float) g_rand_double_range (r, -1, 1);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VlmTensor) stored = vlm_tensor_to_dtype (wt, dtype, &error);
-  g_assert_no_error (error);
-  g_autoptr (VlmTensor) back = vlm_tensor_to_dtype (stored, VLM_DTYPE_F32, &error);
-  g_assert_no_error (error);
-  VlmLinear lin;
-  g_assert_true (vlm_linear_init_dense (&lin, stored, with_bias ? bt : NULL, &error));
-
-  float *x = g_new (float, n * in), *y = g_new (float, n * out), *exact = g_new (float, n * out);
-  for (gint64 i = 0; i < n * in; i++)
-    x[i] = (float) g_rand_double_range (r, -x_range, x_range);
-  vlm_linear_forward_f16 (&lin, x, n, y);
-  vlm_linear_forward (&lin, x, n, exact);
-  if (n >= 16 && vlm_gemm_f16_supported ()) {
-    double err = max_rel_error (y, x, vlm_tensor_get_data (back), with_bias ? b : NULL, n, out,
-                                in);
-    g_test_message ("%s n=%" G_GINT64_FORMAT " out=%" G_GINT64_FORMAT " in=%" G_GINT64_FORMAT
-                    " |x|<=%g: max error %.3g of max |ref|", vlm_dtype_name (dtype), n, out,
-                    in, x_range, err);
-    g_assert_cmpfloat (err, <, F16_TOLERANCE);
-  } else {
-    /* Too few rows, or no AVX512_FP16: the exact path, bit for bit. */
-    g_assert_cmpmem (y, n * out * sizeof (float), exact, n * out * sizeof (float));
-  }
-  vlm_linear_clear (&lin);
-  g_free (x);
-  g_free (y);
-  g_free (exact);
-}
+static const GemmMode f16_mode = {
+  "f16", vlm_linear_forward_f16, vlm_gemm_f16_supported, NULL, F16_TOLERANCE,
+};
 
 static void
 test_shapes (void)
@@ -81,9 +29,10 @@ test_shapes (void)
     { 8, 64, 64 }, { 61, 33, 1100 },
   };
   for (guint i = 0; i < G_N_ELEMENTS (shapes); i++) {
-    check_shape (VLM_DTYPE_BF16, shapes[i][0], shapes[i][1], shapes[i][2], TRUE, 2);
-    check_shape (VLM_DTYPE_F32, shapes[i][0], shapes[i][1], shapes[i][2], i % 2, 2);
-    check_shape (VLM_DTYPE_F16, shapes[i][0], shapes[i][1], shapes[i][2], FALSE, 2);
+    const gint64 *s = shapes[i];
+    gemm_test_check_shape (&f16_mode, VLM_DTYPE_BF16, s[0], s[1], s[2], TRUE, 2);
+    gemm_test_check_shape (&f16_mode, VLM_DTYPE_F32, s[0], s[1], s[2], i % 2, 2);
+    gemm_test_check_shape (&f16_mode, VLM_DTYPE_F16, s[0], s[1], s[2], FALSE, 2);
   }
 }
 
@@ -92,51 +41,205 @@ test_shapes (void)
 static void
 test_ranges (void)
 {
-  check_shape (VLM_DTYPE_F32, 50, 70, 300, TRUE, 1e6);
-  check_shape (VLM_DTYPE_F32, 50, 70, 300, FALSE, 1e-6);
+  gemm_test_check_shape (&f16_mode, VLM_DTYPE_F32, 50, 70, 300, TRUE, 1e6);
+  gemm_test_check_shape (&f16_mode, VLM_DTYPE_F32, 50, 70, 300, FALSE, 1e-6);
 }
 
-/* Threads share the work by blocks of rows: any thread count gives the same bits. */
 static void
 test_threads (void)
 {
-  gint64 n = 300, out = 97, in = 300;
-  g_autoptr (GRand) r = g_rand_new_with_seed (3);
+  gemm_test_threads (vlm_linear_forward_f16);
+}
+
+static float *
+random_floats (GRand *r, gint64 n, double range)
+{
+  float *v = g_new (float, n);
+  for (gint64 i = 0; i < n; i++)
+    v[i] = (float) g_rand_double_range (r, -range, range);
+  return v;
+}
+
+static void
+random_layer (GRand *r, gint64 out, gint64 in, VlmLinear *lin)
+{
   g_autoptr (VlmTensor) wt = vlm_tensor_new (VLM_DTYPE_BF16, 2, (gint64[]) { out, in });
   guint16 *w = vlm_tensor_get_data_mut (wt);
   for (gint64 i = 0; i < out * in; i++)
     w[i] = vlm_f32_to_bf16 ((float) g_rand_double_range (r, -1, 1));
+  g_autoptr (VlmTensor) bt = vlm_tensor_new (VLM_DTYPE_F32, 1, (gint64[]) { out });
+  float *b = vlm_tensor_get_data_mut (bt);
+  for (gint64 o = 0; o < out; o++)
+    b[o] = (float) g_rand_double_range (r, -1, 1);
   g_autoptr (GError) error = NULL;
+  g_assert_true (vlm_linear_init_dense (lin, wt, bt, &error));
+}
+
+/* Layers sharing an input (q, k, v) give each what its own FP16 product gives (the
+ * exact products when that falls back). */
+static void
+test_multi (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (11);
+  const gint64 outs[] = { 40, 96, 7 }, in = 150;
+  VlmLinear lins[3];
+  for (guint l = 0; l < 3; l++)
+    random_layer (r, outs[l], in, &lins[l]);
+  const VlmLinear *ptrs[] = { &lins[0], &lins[1], &lins[2] };
+  const gint64 rows[] = { 5, 16, 101 };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    gint64 n = rows[i];
+    g_autofree float *x = random_floats (r, n * in, 2);
+    float *ys[3], *one[3];
+    for (guint l = 0; l < 3; l++) {
+      ys[l] = g_new (float, n * outs[l]);
+      one[l] = g_new (float, n * outs[l]);
+      vlm_linear_forward_f16 (&lins[l], x, n, one[l]);
+    }
+    vlm_linear_forward_f16_multi (ptrs, 3, x, n, ys);
+    for (guint l = 0; l < 3; l++) {
+      g_assert_cmpmem (ys[l], n * outs[l] * sizeof (float), one[l], n * outs[l] * sizeof (float));
+      g_free (ys[l]);
+      g_free (one[l]);
+    }
+  }
+  for (guint l = 0; l < 3; l++)
+    vlm_linear_clear (&lins[l]);
+}
+
+/* y += x W^T + b: the sum of y and what the plain FP16 product gives. */
+static void
+test_add (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (12);
+  gint64 out = 70, in = 130;
   VlmLinear lin;
-  g_assert_true (vlm_linear_init_dense (&lin, wt, NULL, &error));
-  float *x = g_new (float, n * in), *y1 = g_new (float, n * out), *y2 = g_new (float, n * out);
-  for (gint64 i = 0; i < n * in; i++)
-    x[i] = (float) g_rand_double_range (r, -1, 1);
+  random_layer (r, out, in, &lin);
+  const gint64 rows[] = { 3, 16, 77 };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    gint64 n = rows[i];
+    g_autofree float *x = random_floats (r, n * in, 2);
+    g_autofree float *y = random_floats (r, n * out, 2);
+    g_autofree float *want = g_memdup2 (y, n * out * sizeof (float));
+    g_autofree float *product = g_new (float, n * out);
+    vlm_linear_forward_f16 (&lin, x, n, product);
+    for (gint64 k = 0; k < n * out; k++)
+      want[k] += product[k];
+    vlm_linear_forward_f16_add (&lin, x, n, y);
+    g_assert_cmpmem (y, n * out * sizeof (float), want, n * out * sizeof (float));
+  }
+  vlm_linear_clear (&lin);
+}
+
+typedef struct {
+  gint64 sq, sk, hq, hkv, d, dv;
+  double range;          /* q, k, v uniform in [-range, range] */
+  float scale;           /* 0: 1 / sqrt(d) */
+  const char *hidden;    /* keys hidden by the padding mask: "none", "some", "all" */
+} AttnCase;
+
+/* vlm_attention_f16 against vlm_attention: within the tolerance where the FP16 products
+ * run (rows without a visible key zeros in both), else the same bits. */
+static void
+check_attention (const AttnCase *c, const VlmAttnMask *extra)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed ((guint32) (c->sq * 131 + c->sk * 17 + c->d));
+  g_autofree float *q = random_floats (r, c->sq * c->hq * c->d, c->range);
+  g_autofree float *k = random_floats (r, c->sk * c->hkv * c->d, c->range);
+  g_autofree float *v = random_floats (r, c->sk * c->hkv * c->dv, c->range);
+  g_autofree guint8 *valid = g_new (guint8, c->sk);
+  for (gint64 t = 0; t < c->sk; t++)
+    valid[t] = g_str_equal (c->hidden, "none") || (g_str_equal (c->hidden, "some") && t % 5 != 2);
+  VlmAttnMask mask = extra ? *extra : (VlmAttnMask) { 0 };
+  mask.scale = c->scale;
+  mask.key_valid = g_str_equal (c->hidden, "none") ? NULL : valid;
+  gint64 n = c->sq * c->hq * c->dv;
+  g_autofree float *fast = g_new (float, n), *plain = g_new (float, n);
+  vlm_attention_f16 (q, k, v, c->sq, c->sk, c->hq, c->hkv, c->d, c->dv, &mask, fast);
+  vlm_attention (q, k, v, c->sq, c->sk, c->hq, c->hkv, c->d, c->dv, &mask, plain);
+  gboolean runs = vlm_gemm_f16_supported () && c->sq >= 16 && !mask.causal && !mask.window
+                  && !mask.n_spans && mask.softcap <= 0;
+  if (!runs) {
+    g_assert_cmpmem (fast, n * sizeof (float), plain, n * sizeof (float));
+    return;
+  }
+  double max_err = 0, max_ref = 0;
+  for (gint64 i = 0; i < n; i++) {
+    max_err = MAX (max_err, fabs ((double) fast[i] - plain[i]));
+    max_ref = MAX (max_ref, fabs ((double) plain[i]));
+  }
+  if (g_str_equal (c->hidden, "all")) {
+    g_assert_cmpfloat (max_err, ==, 0);
+    g_assert_cmpfloat (max_ref, ==, 0);
+    return;
+  }
+  g_test_message ("attention sq=%" G_GINT64_FORMAT " sk=%" G_GINT64_FORMAT " heads %"
+                  G_GINT64_FORMAT "/%" G_GINT64_FORMAT " d=%" G_GINT64_FORMAT " dv=%"
+                  G_GINT64_FORMAT " |x|<=%g hidden %s: max error %.3g of max |ref|", c->sq,
+                  c->sk, c->hq, c->hkv, c->d, c->dv, c->range, c->hidden, max_err / max_ref);
+  g_assert_cmpfloat (max_err, <, F16_TOLERANCE * max_ref);
+}
+
+static void
+test_attention (void)
+{
+  const AttnCase cases[] = {
+    { 100, 100, 4, 2, 16, 16, 1, 0, "none" },     /* grouped heads, partial blocks */
+    { 37, 75, 3, 3, 24, 40, 1, 0, "some" },       /* odd keys, a partial value panel */
+    { 50, 33, 2, 1, 15, 33, 1, 0.3f, "none" },    /* odd head size, an explicit scale */
+    { 64, 64, 2, 2, 64, 64, 1, 0, "all" },        /* no visible key: zeros */
+    { 48, 130, 2, 2, 64, 64, 3e3, 0, "some" },    /* beyond FP16's range */
+    { 48, 130, 2, 2, 64, 64, 1e-4, 0, "none" },   /* near FP16's subnormals */
+    { 300, 300, 12, 12, 64, 64, 1, 0, "none" },   /* the vision tower's head size */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    check_attention (&cases[i], NULL);
+}
+
+/* Masks beyond padding, and too few queries, take the exact path. */
+static void
+test_attention_fallback (void)
+{
+  const AttnCase c = { 40, 40, 2, 2, 16, 16, 1, 0, "some" }, few = { 15, 40, 2, 2, 16, 16, 1, 0, "none" };
+  const gint64 spans[] = { 0, 10 };
+  const VlmAttnMask masks[] = {
+    { .causal = TRUE }, { .window = 8 }, { .spans = spans, .n_spans = 1 }, { .softcap = 5 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (masks); i++)
+    check_attention (&c, &masks[i]);
+  check_attention (&few, NULL);
+}
+
+/* Threads share (head, query block) items and key/value panels: same bits. */
+static void
+test_attention_threads (void)
+{
+  gint64 sq = 200, sk = 200, h = 4, d = 32;
+  g_autoptr (GRand) r = g_rand_new_with_seed (5);
+  g_autofree float *q = random_floats (r, sq * h * d, 1), *k = random_floats (r, sk * h * d, 1);
+  g_autofree float *v = random_floats (r, sk * h * d, 1);
+  g_autofree float *o1 = g_new (float, sq * h * d), *o2 = g_new (float, sq * h * d);
+  VlmAttnMask mask = { 0 };
   int before = vlm_get_num_threads ();
   vlm_set_num_threads (1);
-  vlm_linear_forward_f16 (&lin, x, n, y1);
+  vlm_attention_f16 (q, k, v, sq, sk, h, h, d, d, &mask, o1);
   vlm_set_num_threads (2);
-  vlm_linear_forward_f16 (&lin, x, n, y2);
+  vlm_attention_f16 (q, k, v, sq, sk, h, h, d, d, &mask, o2);
   vlm_set_num_threads (before);
-  g_assert_cmpmem (y1, n * out * sizeof (float), y2, n * out * sizeof (float));
-  vlm_linear_clear (&lin);
-  g_free (x);
-  g_free (y1);
-  g_free (y2);
+  g_assert_cmpmem (o1, sq * h * d * sizeof (float), o2, sq * h * d * sizeof (float));
 }
 
 int
 main (int argc, char **argv)
 {
-  /* --kernels=SET caps the kernel choice (VLM_KERNELS): below avx512 the product must
-   * fall back to the exact one. */
-  if (argc > 1 && g_str_has_prefix (argv[argc - 1], "--kernels=")) {
-    g_setenv ("VLM_KERNELS", argv[argc - 1] + strlen ("--kernels="), TRUE);
-    argc--;
-  }
-  g_test_init (&argc, &argv, NULL);
+  gemm_test_init (&argc, &argv);
   g_test_add_func ("/gemm-f16/shapes", test_shapes);
   g_test_add_func ("/gemm-f16/ranges", test_ranges);
   g_test_add_func ("/gemm-f16/threads", test_threads);
+  g_test_add_func ("/gemm-f16/multi", test_multi);
+  g_test_add_func ("/gemm-f16/add", test_add);
+  g_test_add_func ("/gemm-f16/attention", test_attention);
+  g_test_add_func ("/gemm-f16/attention-fallback", test_attention_fallback);
+  g_test_add_func ("/gemm-f16/attention-threads", test_attention_threads);
   return g_test_run ();
 }
