@@ -6,6 +6,11 @@
 #include "vlm/vlm-error.h"
 #include "vlm/vlm-tensor.h"
 
+const float VLM_OPENAI_CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+const float VLM_OPENAI_CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+const float VLM_IMAGENET_STANDARD_MEAN[3] = { 0.5f, 0.5f, 0.5f };
+const float VLM_IMAGENET_STANDARD_STD[3] = { 0.5f, 0.5f, 0.5f };
+
 /* A member that is present and not null, else NULL. */
 static JsonNode *
 member (JsonObject *obj, const char *name)

@@ -31,6 +31,11 @@ gboolean vlm_settings_read_resample (JsonObject *settings, const char *key, VlmR
 gboolean vlm_settings_read_string (JsonObject *settings, const char *key, char **out,
                                    const char *source, GError **error);
 
+/* transformers' image_utils defaults: OPENAI_CLIP_MEAN / OPENAI_CLIP_STD (CLIP, Qwen2-VL)
+ * and IMAGENET_STANDARD_MEAN / IMAGENET_STANDARD_STD (SigLIP, Gemma 3, Idefics3). */
+extern const float VLM_OPENAI_CLIP_MEAN[3], VLM_OPENAI_CLIP_STD[3];
+extern const float VLM_IMAGENET_STANDARD_MEAN[3], VLM_IMAGENET_STANDARD_STD[3];
+
 /* transformers' rescale + normalize settings. */
 typedef struct {
   gboolean do_rescale;

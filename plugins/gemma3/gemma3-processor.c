@@ -32,9 +32,6 @@ struct _Gemma3Processor {
 
 G_DEFINE_FINAL_TYPE (Gemma3Processor, gemma3_processor, VLM_TYPE_PROCESSOR)
 
-static const float GEMMA3_MEAN[3] = { 0.5f, 0.5f, 0.5f };
-static const float GEMMA3_STD[3] = { 0.5f, 0.5f, 0.5f };
-
 static gboolean
 load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const char *source,
                GError **error)
@@ -49,7 +46,8 @@ load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const c
   self->pan_min_ratio = 1.2;
   self->image_seq_length = 256;
   return vlm_fixed_resize_load (&self->resize, s, source, error)
-         && vlm_image_normalize_load (&self->norm, GEMMA3_MEAN, GEMMA3_STD, s, source, error)
+         && vlm_image_normalize_load (&self->norm, VLM_IMAGENET_STANDARD_MEAN,
+                                      VLM_IMAGENET_STANDARD_STD, s, source, error)
          && vlm_settings_read_bool (s, "do_pan_and_scan", &self->do_pan_and_scan, source, error)
          && vlm_settings_read_int (s, "pan_and_scan_min_crop_size", 1, 1 << 20,
                                    &self->pan_min_crop_size, source, error)

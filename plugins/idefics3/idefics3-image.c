@@ -10,9 +10,11 @@
 /* transformers caps the longest-edge resize so no side exceeds this. */
 #define MAX_IMAGE_SIZE 4096
 
-void
-idefics3_image_settings_init (Idefics3ImageSettings *s)
+gboolean
+idefics3_image_settings_load (Idefics3ImageSettings *s, JsonObject *settings, const char *source,
+                              GError **error)
 {
+  /* Idefics3ImageProcessor's and Idefics3Processor's constructor defaults. */
   *s = (Idefics3ImageSettings) {
     .do_convert_rgb = TRUE,
     .do_resize = TRUE,
@@ -20,181 +22,23 @@ idefics3_image_settings_init (Idefics3ImageSettings *s)
     .resample = VLM_RESAMPLE_LANCZOS,
     .do_image_splitting = TRUE,
     .max_image_size = 364,
-    .do_rescale = TRUE,
-    .rescale_factor = 1.0 / 255.0,
-    .do_normalize = TRUE,
-    .image_mean = { 0.5f, 0.5f, 0.5f },
-    .image_std = { 0.5f, 0.5f, 0.5f },
     .do_pad = TRUE,
     .image_seq_len = 169,
   };
-}
-
-/* A member that is present and not null, else NULL. */
-static JsonNode *
-member (JsonObject *obj, const char *name)
-{
-  if (obj == NULL || !json_object_has_member (obj, name))
-    return NULL;
-  JsonNode *node = json_object_get_member (obj, name);
-  return JSON_NODE_HOLDS_NULL (node) ? NULL : node;
-}
-
-static gboolean
-type_error (const char *source, const char *key, const char *expected, GError **error)
-{
-  g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: \"%s\" must be %s", source, key,
-               expected);
-  return FALSE;
-}
-
-static gboolean
-read_bool (JsonObject *obj, const char *key, gboolean *out, const char *source, GError **error)
-{
-  JsonNode *n = member (obj, key);
-  if (n == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
-    return type_error (source, key, "true or false", error);
-  *out = json_node_get_boolean (n);
-  return TRUE;
-}
-
-static gboolean
-is_number (JsonNode *n)
-{
-  if (!JSON_NODE_HOLDS_VALUE (n))
-    return FALSE;
-  GType t = json_node_get_value_type (n);
-  return t == G_TYPE_INT64 || t == G_TYPE_DOUBLE;
-}
-
-static gboolean
-read_double (JsonObject *obj, const char *key, double *out, const char *source, GError **error)
-{
-  JsonNode *n = member (obj, key);
-  if (n == NULL)
-    return TRUE;
-  if (!is_number (n))
-    return type_error (source, key, "a number", error);
-  *out = json_node_get_double (n);
-  return TRUE;
-}
-
-static gboolean
-read_int_in (JsonNode *n, int min, int max, int *out)
-{
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    return FALSE;
-  gint64 v = json_node_get_int (n);
-  if (v < min || v > max)
-    return FALSE;
-  *out = (int) v;
-  return TRUE;
-}
-
-/* "size": {"longest_edge": N} style settings. */
-static gboolean
-read_longest_edge (JsonObject *obj, const char *key, int *out, const char *source,
-                   GError **error)
-{
-  JsonNode *n = member (obj, key);
-  if (n == NULL)
-    return TRUE;
-  JsonNode *edge = JSON_NODE_HOLDS_OBJECT (n) ? member (json_node_get_object (n), "longest_edge")
-                                              : NULL;
-  if (edge == NULL || !read_int_in (edge, 1, 1 << 16, out))
-    return type_error (source, key, "an object with a positive \"longest_edge\"", error);
-  return TRUE;
-}
-
-static gboolean
-read_triple (JsonObject *obj, const char *key, float out[3], gboolean nonzero,
-             const char *source, GError **error)
-{
-  JsonNode *n = member (obj, key);
-  if (n == NULL)
-    return TRUE;
-  JsonArray *a = JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
-  if (a == NULL || json_array_get_length (a) != 3)
-    return type_error (source, key, "an array of 3 numbers", error);
-  for (guint i = 0; i < 3; i++) {
-    JsonNode *e = json_array_get_element (a, i);
-    if (!is_number (e) || (nonzero && json_node_get_double (e) == 0.0))
-      return type_error (source, key, nonzero ? "an array of 3 non-zero numbers"
-                                              : "an array of 3 numbers", error);
-    /* numpy builds the float32 mean/std arrays from the Python floats. */
-    out[i] = (float) json_node_get_double (e);
-  }
-  return TRUE;
-}
-
-gboolean
-idefics3_image_settings_update (Idefics3ImageSettings *s, JsonObject *pre, JsonObject *proc,
-                                const char *source, GError **error)
-{
-  if (!read_bool (pre, "do_convert_rgb", &s->do_convert_rgb, source, error) ||
-      !read_bool (pre, "do_resize", &s->do_resize, source, error) ||
-      !read_longest_edge (pre, "size", &s->longest_edge, source, error) ||
-      !read_bool (pre, "do_image_splitting", &s->do_image_splitting, source, error) ||
-      !read_longest_edge (pre, "max_image_size", &s->max_image_size, source, error) ||
-      !read_bool (pre, "do_rescale", &s->do_rescale, source, error) ||
-      !read_double (pre, "rescale_factor", &s->rescale_factor, source, error) ||
-      !read_bool (pre, "do_normalize", &s->do_normalize, source, error) ||
-      !read_triple (pre, "image_mean", s->image_mean, FALSE, source, error) ||
-      !read_triple (pre, "image_std", s->image_std, TRUE, source, error) ||
-      !read_bool (pre, "do_pad", &s->do_pad, source, error))
-    return FALSE;
-  JsonNode *n = member (pre, "resample");
-  if (n != NULL) {
-    int id;
-    if (!read_int_in (n, VLM_RESAMPLE_NEAREST, VLM_RESAMPLE_HAMMING, &id))
-      return type_error (source, "resample", "a Pillow filter id from 0 to 5", error);
-    s->resample = (VlmResample) id;
-  }
-  n = member (proc, "image_seq_len");
-  if (n != NULL && !read_int_in (n, 1, 1 << 20, &s->image_seq_len))
-    return type_error (source, "image_seq_len", "a positive integer", error);
-  return TRUE;
-}
-
-static JsonObject *
-parse_object (JsonParser *parser, const char *path, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  if (!json_parser_load_from_mapped_file (parser, path, &local)) {
-    gboolean missing = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT);
-    g_set_error (error, VLM_ERROR, missing ? VLM_ERROR_NOT_FOUND : VLM_ERROR_FORMAT,
-                 "%s: %s", path, local->message);
-    return NULL;
-  }
-  JsonNode *root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: expected a JSON object", path);
-    return NULL;
-  }
-  return json_node_get_object (root);
-}
-
-gboolean
-idefics3_image_settings_load (Idefics3ImageSettings *s, const char *model_dir, GError **error)
-{
-  idefics3_image_settings_init (s);
-  g_autofree char *pre_path = g_build_filename (model_dir, "preprocessor_config.json", NULL);
-  g_autofree char *proc_path = g_build_filename (model_dir, "processor_config.json", NULL);
-  g_autoptr (JsonParser) pre_parser = json_parser_new ();
-  g_autoptr (JsonParser) proc_parser = json_parser_new ();
-  JsonObject *pre = parse_object (pre_parser, pre_path, error);
-  if (pre == NULL)
-    return FALSE;
-  JsonObject *proc = NULL;
-  if (g_file_test (proc_path, G_FILE_TEST_EXISTS)) {
-    proc = parse_object (proc_parser, proc_path, error);
-    if (proc == NULL)
-      return FALSE;
-  }
-  g_autofree char *source = g_strdup_printf ("%s (or processor_config.json)", pre_path);
-  return idefics3_image_settings_update (s, pre, proc, source, error);
+  return vlm_settings_read_bool (settings, "do_convert_rgb", &s->do_convert_rgb, source, error)
+         && vlm_settings_read_bool (settings, "do_resize", &s->do_resize, source, error)
+         && vlm_settings_read_member_int (settings, "size", "longest_edge", &s->longest_edge,
+                                          source, error)
+         && vlm_settings_read_resample (settings, "resample", &s->resample, source, error)
+         && vlm_settings_read_bool (settings, "do_image_splitting", &s->do_image_splitting,
+                                    source, error)
+         && vlm_settings_read_member_int (settings, "max_image_size", "longest_edge",
+                                          &s->max_image_size, source, error)
+         && vlm_image_normalize_load (&s->norm, VLM_IMAGENET_STANDARD_MEAN,
+                                      VLM_IMAGENET_STANDARD_STD, settings, source, error)
+         && vlm_settings_read_bool (settings, "do_pad", &s->do_pad, source, error)
+         && vlm_settings_read_int (settings, "image_seq_len", 1, 1 << 20, &s->image_seq_len,
+                                   source, error);
 }
 
 /* _resize_output_size_rescale_to_max_len then ..._scale_below_upper_bound:
@@ -399,9 +243,11 @@ idefics3_image_process (const Idefics3ImageSettings *s, VlmImage **images, guint
   for (guint t = 0; t < all->len; t++) {
     VlmImage *tile = all->pdata[t];
     int h = vlm_image_get_height (tile), w = vlm_image_get_width (tile);
+    const VlmImageNormalize *norm = &s->norm;
     g_autoptr (VlmTensor) chw = vlm_image_to_chw_f32 (
-      tile, s->do_rescale ? s->rescale_factor : 1.0, s->do_normalize ? s->image_mean : NULL,
-      s->do_normalize ? s->image_std : NULL, error);
+      tile, norm->do_rescale ? norm->rescale_factor : 1.0,
+      norm->do_normalize ? norm->image_mean : NULL, norm->do_normalize ? norm->image_std : NULL,
+      error);
     if (chw == NULL || vlm_tensor_get_dim (chw, 0) != 3) {
       if (chw != NULL)
         g_set_error_literal (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,

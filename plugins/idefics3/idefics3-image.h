@@ -3,8 +3,8 @@
  * Idefics3Processor. Internal to the idefics3 plugin. */
 #pragma once
 
-#include <json-glib/json-glib.h>
 #include <vlm/vlm.h>
+#include "image/processor-settings.h"
 
 G_BEGIN_DECLS
 
@@ -17,26 +17,17 @@ typedef struct {
   VlmResample resample;
   gboolean do_image_splitting;
   int max_image_size;      /* max_image_size.longest_edge: the tile size */
-  gboolean do_rescale;
-  double rescale_factor;
-  gboolean do_normalize;
-  float image_mean[3];
-  float image_std[3];
+  VlmImageNormalize norm;  /* do_rescale, rescale_factor, do_normalize, image_mean, image_std */
   gboolean do_pad;
   int image_seq_len;       /* processor_config.json: <image> tokens per tile */
 } Idefics3ImageSettings;
 
-/* The image processor's and the processor's constructor defaults. */
-void      idefics3_image_settings_init (Idefics3ImageSettings *settings);
-/* Overrides the defaults with the keys present (and not null) in the parsed
- * preprocessor_config.json and, if given, processor_config.json; @source names
- * the files in errors. */
-gboolean  idefics3_image_settings_update (Idefics3ImageSettings *settings,
-                                          JsonObject *preprocessor, JsonObject *processor,
-                                          const char *source, GError **error);
-/* Reads both files from a model folder (processor_config.json is optional). */
-gboolean  idefics3_image_settings_load (Idefics3ImageSettings *settings, const char *model_dir,
-                                        GError **error);
+/* The image processor's and the processor's constructor defaults overridden by
+ * the keys present (and not null) in @settings (a model folder's processor
+ * settings, see vlm_model_dir_get_processor_config()); @source names them in
+ * errors. */
+gboolean  idefics3_image_settings_load (Idefics3ImageSettings *s, JsonObject *settings,
+                                        const char *source, GError **error);
 
 /* The RGB tiles of one image in processor order (crops row-major, then the
  * global image), before rescaling; sets the crop grid (0 x 0 when unsplit).

@@ -15,8 +15,8 @@ static gboolean
 load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *settings,
                const char *source, GError **error)
 {
-  return idefics3_image_settings_load (&IDEFICS3_PROCESSOR (processor)->settings,
-                                       vlm_model_dir_get_path (dir), error);
+  return idefics3_image_settings_load (&IDEFICS3_PROCESSOR (processor)->settings, settings,
+                                       source, error);
 }
 
 /* The images' tiles into pixel_values and pixel_attention_mask; every <image>

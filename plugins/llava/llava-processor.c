@@ -23,10 +23,6 @@ struct _LlavaProcessor {
 
 G_DEFINE_FINAL_TYPE (LlavaProcessor, llava_processor, VLM_TYPE_PROCESSOR)
 
-/* CLIPImageProcessor's defaults (OPENAI_CLIP_MEAN / OPENAI_CLIP_STD). */
-static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
-static const float CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
-
 static gboolean
 load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const char *source,
                GError **error)
@@ -54,7 +50,8 @@ load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const c
                                           error)
          && vlm_settings_read_member_int (s, "crop_size", "width", &self->crop_width, source,
                                           error)
-         && vlm_image_normalize_load (&self->norm, CLIP_MEAN, CLIP_STD, s, source, error)
+         && vlm_image_normalize_load (&self->norm, VLM_OPENAI_CLIP_MEAN,
+                                      VLM_OPENAI_CLIP_STD, s, source, error)
          && vlm_settings_read_string (s, "image_token", &self->image_token, source, error)
          && vlm_settings_read_int (s, "patch_size", 1, 1 << 16, &self->patch_size, source, error)
          && vlm_settings_read_int (s, "num_additional_image_tokens", 0, 1 << 16,

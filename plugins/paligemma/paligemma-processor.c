@@ -20,10 +20,6 @@ struct _PaligemmaProcessor {
 
 G_DEFINE_FINAL_TYPE (PaligemmaProcessor, paligemma_processor, VLM_TYPE_PROCESSOR)
 
-/* SiglipImageProcessor's constructor defaults (IMAGENET_STANDARD mean/std). */
-static const float SIGLIP_MEAN[3] = { 0.5f, 0.5f, 0.5f };
-static const float SIGLIP_STD[3] = { 0.5f, 0.5f, 0.5f };
-
 static gboolean
 load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const char *source,
                GError **error)
@@ -32,7 +28,8 @@ load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const c
   self->resize = (VlmFixedResize) { TRUE, 224, 224, VLM_RESAMPLE_BICUBIC };
   self->image_seq_length = 0;
   if (!vlm_fixed_resize_load (&self->resize, s, source, error)
-      || !vlm_image_normalize_load (&self->norm, SIGLIP_MEAN, SIGLIP_STD, s, source, error)
+      || !vlm_image_normalize_load (&self->norm, VLM_IMAGENET_STANDARD_MEAN,
+                                    VLM_IMAGENET_STANDARD_STD, s, source, error)
       || !vlm_settings_read_int (s, "image_seq_length", 1, 1 << 20, &self->image_seq_length,
                                  source, error))
     return FALSE;

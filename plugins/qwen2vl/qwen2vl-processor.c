@@ -25,9 +25,6 @@ struct _Qwen2vlProcessor {
 
 G_DEFINE_FINAL_TYPE (Qwen2vlProcessor, qwen2vl_processor, VLM_TYPE_PROCESSOR)
 
-static const float CLIP_MEAN[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
-static const float CLIP_STD[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
-
 static gboolean
 load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const char *source,
                GError **error)
@@ -45,7 +42,8 @@ load_settings (VlmProcessor *processor, VlmModelDir *dir, JsonObject *s, const c
   self->image_token = g_strdup ("<|image_pad|>");
   return vlm_settings_read_bool (s, "do_resize", &self->do_resize, source, error)
          && vlm_settings_read_resample (s, "resample", &self->resample, source, error)
-         && vlm_image_normalize_load (&self->norm, CLIP_MEAN, CLIP_STD, s, source, error)
+         && vlm_image_normalize_load (&self->norm, VLM_OPENAI_CLIP_MEAN,
+                                      VLM_OPENAI_CLIP_STD, s, source, error)
          && vlm_settings_read_member_int (s, "size", "shortest_edge", &self->min_pixels, source,
                                           error)
          && vlm_settings_read_member_int (s, "size", "longest_edge", &self->max_pixels, source,
