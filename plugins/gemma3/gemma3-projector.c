@@ -3,7 +3,7 @@
  * ((1 + w), the vision layer_norm_eps), then x @ W with W stored [vision, text]. */
 #include "gemma3-elements.h"
 #include "compute/ops.h"
-#include "weights/weight-binder.h"
+#include "nn/projector.h"
 
 struct _Gemma3Projector {
   VlmModelElement parent;
@@ -37,13 +37,9 @@ projector_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
                  "mm_tokens_per_image must be positive", vlm_model_dir_get_path (dir));
     return FALSE;
   }
-  g_autoptr (VlmWeights) weights = vlm_weights_open (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)),
-                                                     error);
-  if (!weights)
+  g_autoptr (VlmWeightRequest) r = vlm_projector_request_weights (element, dir, error);
+  if (!r)
     return FALSE;
-  const char *const aliases[] = { "model.multi_modal_projector.", NULL };
-  g_autoptr (VlmWeightRequest) r = vlm_weight_request_new (weights, "multi_modal_projector.",
-                                                           aliases);
   vlm_weight_request_tensor (r, "mm_soft_emb_norm.weight", 1, &self->vision_dim, 0, &self->norm);
   vlm_weight_request_tensor (r, "mm_input_projection_weight", 2,
                              (gint64[]) { self->vision_dim, self->text_dim }, 0, &self->proj);
@@ -113,13 +109,11 @@ gemma3_projector_class_init (Gemma3ProjectorClass *klass)
   G_OBJECT_CLASS (klass)->finalize = gemma3_projector_finalize;
   ec->process = projector_process;
   VLM_MODEL_ELEMENT_CLASS (klass)->load = projector_load;
-  vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "Gemma 3 projector",
-                                  "Average pooling to mm_tokens_per_image, soft-embedding "
-                                  "RMSNorm, projection into the text width");
-  vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
-                              "F32 [n_images, patches, D_vision] from the vision tower");
-  vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "F32 [n_images * mm_tokens_per_image, D_text], images in order");
+  vlm_projector_class_declare (ec, "Gemma 3 projector",
+                               "Average pooling to mm_tokens_per_image, soft-embedding "
+                               "RMSNorm, projection into the text width",
+                               "F32 [n_images, patches, D_vision] from the vision tower",
+                               "F32 [n_images * mm_tokens_per_image, D_text], images in order");
 }
 
 static void

@@ -2,7 +2,7 @@
  * depth by scale_factor) then the bias-free modality projection into text space. */
 #include "idefics3-elements.h"
 #include "compute/ops.h"
-#include "weights/weight-binder.h"
+#include "nn/projector.h"
 
 struct _Idefics3Connector {
   VlmModelElement parent;
@@ -105,13 +105,11 @@ idefics3_connector_class_init (Idefics3ConnectorClass *klass)
   G_OBJECT_CLASS (klass)->finalize = idefics3_connector_finalize;
   ec->process = connector_process;
   VLM_MODEL_ELEMENT_CLASS (klass)->load = connector_load;
-  vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "Idefics3 connector",
-                                  "Pixel shuffle by scale_factor, then the linear projection "
-                                  "into the text embedding space");
-  vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
-                              "F32 [n_tiles, patches, D_vision] from the vision tower");
-  vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "F32 [n_tiles * image_seq_len, D_text], tiles in order");
+  vlm_projector_class_declare (ec, "Idefics3 connector",
+                               "Pixel shuffle by scale_factor, then the linear projection "
+                               "into the text embedding space",
+                               "F32 [n_tiles, patches, D_vision] from the vision tower",
+                               "F32 [n_tiles * image_seq_len, D_text], tiles in order");
 }
 
 static void

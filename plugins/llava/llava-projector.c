@@ -2,7 +2,7 @@
  * projector_hidden_act (exact-erf GELU for LLaVA-1.5), linear_2. */
 #include "llava-elements.h"
 #include "compute/ops.h"
-#include "weights/weight-binder.h"
+#include "nn/projector.h"
 
 struct _LlavaProjector {
   VlmModelElement parent;
@@ -33,13 +33,9 @@ projector_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
                  "%s/config.json: the vision and text hidden sizes must be positive", model);
     return FALSE;
   }
-  g_autoptr (VlmWeights) weights = vlm_weights_open (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)),
-                                                     error);
-  if (!weights)
+  g_autoptr (VlmWeightRequest) r = vlm_projector_request_weights (element, dir, error);
+  if (!r)
     return FALSE;
-  const char *const aliases[] = { "model.multi_modal_projector.", NULL };
-  g_autoptr (VlmWeightRequest) r = vlm_weight_request_new (weights, "multi_modal_projector.",
-                                                           aliases);
   VlmLinear l1 = { 0 }, l2 = { 0 };
   vlm_weight_request_linear (r, "linear_1", tdim, vdim, VLM_WEIGHT_BIAS, &l1);
   vlm_weight_request_linear (r, "linear_2", tdim, tdim, VLM_WEIGHT_BIAS, &l2);
@@ -94,13 +90,11 @@ llava_projector_class_init (LlavaProjectorClass *klass)
   G_OBJECT_CLASS (klass)->finalize = llava_projector_finalize;
   ec->process = projector_process;
   VLM_MODEL_ELEMENT_CLASS (klass)->load = projector_load;
-  vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "LLaVA projector",
-                                  "Two-layer MLP (linear, projector_hidden_act, linear) into the "
-                                  "text width");
-  vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
-                              "F32 [n_images, tokens, D_vision] from the vision tower");
-  vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "F32 [n_images * tokens, D_text], images in order");
+  vlm_projector_class_declare (ec, "LLaVA projector",
+                               "Two-layer MLP (linear, projector_hidden_act, linear) into the "
+                               "text width",
+                               "F32 [n_images, tokens, D_vision] from the vision tower",
+                               "F32 [n_images * tokens, D_text], images in order");
 }
 
 static void

@@ -4,7 +4,7 @@
  * merged rows back, see VlmDecoderConfig.scale_image_features). */
 #include "paligemma-elements.h"
 #include "compute/ops.h"
-#include "weights/weight-binder.h"
+#include "nn/projector.h"
 
 #include <math.h>
 
@@ -30,13 +30,9 @@ projector_load (VlmModelElement *element, VlmModelDir *dir, GError **error)
                  vlm_model_dir_get_path (dir));
     return FALSE;
   }
-  g_autoptr (VlmWeights) weights = vlm_weights_open (dir, vlm_element_get_pipeline (VLM_ELEMENT (self)),
-                                                     error);
-  if (!weights)
+  g_autoptr (VlmWeightRequest) r = vlm_projector_request_weights (element, dir, error);
+  if (!r)
     return FALSE;
-  const char *const aliases[] = { "model.multi_modal_projector.", NULL };
-  g_autoptr (VlmWeightRequest) r = vlm_weight_request_new (weights, "multi_modal_projector.",
-                                                           aliases);
   VlmLinear proj = { 0 };
   vlm_weight_request_linear (r, "linear", tdim, vdim, VLM_WEIGHT_BIAS, &proj);
   if (!vlm_weight_request_finish (r, error)) {
@@ -84,13 +80,11 @@ paligemma_projector_class_init (PaligemmaProjectorClass *klass)
   G_OBJECT_CLASS (klass)->finalize = paligemma_projector_finalize;
   ec->process = projector_process;
   VLM_MODEL_ELEMENT_CLASS (klass)->load = projector_load;
-  vlm_element_class_set_metadata (ec, VLM_ELEMENT_KIND_PROJECTOR, "PaliGemma projector",
-                                  "Linear projection of the SigLIP features into the text width, "
-                                  "divided by sqrt(text hidden)");
-  vlm_element_class_add_port (ec, "vision_hidden", VLM_PORT_INPUT, VLM_TYPE_TENSOR, 0,
-                              "F32 [n_images, patches, D_vision] from the vision tower");
-  vlm_element_class_add_port (ec, "image_features", VLM_PORT_OUTPUT, VLM_TYPE_TENSOR, 0,
-                              "F32 [n_images * patches, D_text], images in order");
+  vlm_projector_class_declare (ec, "PaliGemma projector",
+                               "Linear projection of the SigLIP features into the text width, "
+                               "divided by sqrt(text hidden)",
+                               "F32 [n_images, patches, D_vision] from the vision tower",
+                               "F32 [n_images * patches, D_text], images in order");
 }
 
 static void
