@@ -4,6 +4,7 @@
 #pragma once
 
 #include "compute/linear.h"
+#include "compute/ops.h"
 
 G_BEGIN_DECLS
 
@@ -12,6 +13,8 @@ void     vlm_linear_forward_f16 (const VlmLinear *lin, const float *x, gint64 n,
 void     vlm_linear_forward_f16_multi (const VlmLinear *const *lins, guint n_lins,
                                        const float *x, gint64 n, float *const *ys);
 void     vlm_linear_forward_f16_add (const VlmLinear *lin, const float *x, gint64 n, float *y);
+void     vlm_linear_forward_f16_act (const VlmLinear *lin, const float *x, gint64 n, float *y,
+                                     VlmActivation act);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define VLM_HAVE_F16_KERNELS 1

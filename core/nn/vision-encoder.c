@@ -3,8 +3,9 @@
  * Every projection is one VlmLinear product over all patches of the batch;
  * attention is vlm_attention() per tile (blocks of queries per head, two BLAS
  * products and a masked softmax). With FP16 products (precision f16) q, k and v
- * come from one pass over the normed input, attention is vlm_attention_f16(), and
- * the output projection and fc2 add into the residual as they store. */
+ * come from one pass over the normed input, attention is vlm_attention_f16(), fc1
+ * activates its blocks of rows while they are in cache, and the output projection
+ * and fc2 add into the residual as they store. */
 #include "nn/vision-encoder.h"
 #include "compute/gemm-bf16.h"
 #include "compute/attention-f16.h"
@@ -385,6 +386,20 @@ project_qkv (const VlmVisionEncoder *enc, const VlmVisionLayer *L, const float *
   project (enc, &L->v, h, n, v);
 }
 
+/* y = act(lin(x)); FP16 products activate each block of rows while it is in cache. */
+static void
+project_act (const VlmVisionEncoder *enc, const VlmLinear *lin, const float *x, gint64 n,
+             float *y, VlmActivation act)
+{
+  if (enc->f16_products) {
+    vlm_linear_forward_f16_act (lin, x, n, y, act);
+    return;
+  }
+  project (enc, lin, x, n, y);
+  ActJob job = { y, lin->out, act };
+  vlm_parallel_for (n, 16, act_range, &job);
+}
+
 /* The residual x += lin(in); FP16 products add their results as they store them, the
  * others go through @scratch. */
 static void
@@ -444,9 +459,7 @@ vlm_vision_encoder_run_layers (const VlmVisionEncoder *enc, float *x, const guin
 
       layer_norm_rows (xg, vlm_tensor_get_data (L->ln2_w), vlm_tensor_get_data (L->ln2_b), R, D,
                        c->eps, h);
-      project (enc, &L->fc1, h, R, m);
-      ActJob act = { m, c->intermediate, c->act };
-      vlm_parallel_for (R, 16, act_range, &act);
+      project_act (enc, &L->fc1, h, R, m, c->act);
       project_add (enc, &L->fc2, m, R, xg, h);
     }
   }

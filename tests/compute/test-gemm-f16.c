@@ -1,8 +1,8 @@
 /* test-gemm-f16.c: the opt-in FP16 products against the plain ones. The GEMM
  * (compute/gemm-f16.c) against a double product of the exact operands, over shapes with
  * every kind of edge (odd K, several K slices, partial micro-tiles and panels) and inputs
- * far outside FP16's range (the power-of-two row scaling); its shared-input and residual
- * forms against the plain FP16 GEMM; the attention (compute/attention-f16.c) against
+ * far outside FP16's range (the power-of-two row scaling); its shared-input, residual and
+ * activated forms against the plain FP16 GEMM; the attention (compute/attention-f16.c) against
  * vlm_attention() over odd sizes, grouped heads, padding masks and scales. Run with
  * --kernels=avx2 every one must fall back to the exact path, bit for bit. */
 #include "gemm-test-util.h"
@@ -131,6 +131,29 @@ test_add (void)
   vlm_linear_clear (&lin);
 }
 
+/* y = act(x W^T + b): the activation of what the plain FP16 product gives. */
+static void
+test_act (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (13);
+  gint64 out = 90, in = 64;
+  VlmLinear lin;
+  random_layer (r, out, in, &lin);
+  const gint64 rows[] = { 3, 16, 100 };
+  const VlmActivation acts[] = { VLM_ACT_GELU_TANH, VLM_ACT_GELU, VLM_ACT_SILU };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    for (guint a = 0; a < G_N_ELEMENTS (acts); a++) {
+      gint64 n = rows[i];
+      g_autofree float *x = random_floats (r, n * in, 2);
+      g_autofree float *y = g_new (float, n * out), *want = g_new (float, n * out);
+      vlm_linear_forward_f16 (&lin, x, n, want);
+      vlm_activate (want, n * out, acts[a]);
+      vlm_linear_forward_f16_act (&lin, x, n, y, acts[a]);
+      g_assert_cmpmem (y, n * out * sizeof (float), want, n * out * sizeof (float));
+    }
+  vlm_linear_clear (&lin);
+}
+
 typedef struct {
   gint64 sq, sk, hq, hkv, d, dv;
   double range;          /* q, k, v uniform in [-range, range] */
@@ -238,6 +261,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm-f16/threads", test_threads);
   g_test_add_func ("/gemm-f16/multi", test_multi);
   g_test_add_func ("/gemm-f16/add", test_add);
+  g_test_add_func ("/gemm-f16/act", test_act);
   g_test_add_func ("/gemm-f16/attention", test_attention);
   g_test_add_func ("/gemm-f16/attention-fallback", test_attention_fallback);
   g_test_add_func ("/gemm-f16/attention-threads", test_attention_threads);
