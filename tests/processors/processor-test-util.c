@@ -201,6 +201,15 @@ assert_pixels_u8 (VlmTensor *actual, VlmTensor *u8, int stride, const float mean
 }
 
 void
+assert_pixel_values (VlmPipeline *p, VlmTensor *expected, gsize plane, const float mean[3],
+                     const float std[3], const char *what)
+{
+  VlmTensor *pixels = processor_output (p, "pixel_values");
+  assert_same_shape (pixels, expected, what);
+  assert_pixels_levels (pixels, expected, plane, mean, std, 1.0 / 255.0, what);
+}
+
+void
 assert_same_shape (VlmTensor *actual, VlmTensor *expected, const char *what)
 {
   g_assert_nonnull (actual);
@@ -240,7 +249,7 @@ ids_from_json (JsonArray *array)
   return t;
 }
 
-void
+static void
 settings_mean_std (const char *settings_dir, float mean[3], float std[3])
 {
   g_autofree char *path = g_build_filename (settings_dir, "preprocessor_config.json", NULL);
@@ -252,4 +261,100 @@ settings_mean_std (const char *settings_dir, float mean[3], float std[3])
     mean[i] = json_array_get_double_element (m, i);
     std[i] = json_array_get_double_element (s, i);
   }
+}
+
+PreprocessFixture
+preprocess_fixture (const char *name, const char *arch, const char *member)
+{
+  PreprocessFixture f = { .name = name, .parser = json_parser_new () };
+  g_autofree char *settings = fixture_path ("preprocess", name, NULL);
+  g_autofree char *tokenizer = fixture_path ("arch", arch, NULL);
+  f.model = model_dir_new (settings, tokenizer);
+  g_autofree char *cases_path = g_build_filename (settings, "cases.json", NULL);
+  f.root = fixture_object (f.parser, cases_path);
+  f.cases = json_object_get_array_member (f.root, member);
+  settings_mean_std (settings, f.mean, f.std);
+  return f;
+}
+
+void
+preprocess_fixture_clear (PreprocessFixture *f)
+{
+  model_dir_remove (f->model);
+  g_object_unref (f->parser);
+}
+
+PreprocessCase
+preprocess_case (const PreprocessFixture *f, guint i)
+{
+  JsonObject *json = json_array_get_object_element (f->cases, i);
+  const char *name = json_object_get_string_member (json, "image");
+  const char *file = json_object_get_string_member (json, "file");
+  return (PreprocessCase) {
+    .json = json,
+    .name = name,
+    .image = fixture_path ("preprocess", f->name, name, NULL),
+    .file = fixture_path ("preprocess", f->name, file, NULL),
+  };
+}
+
+void
+preprocess_case_clear (PreprocessCase *c)
+{
+  g_free (c->image);
+  g_free (c->file);
+}
+
+ArchCase
+arch_case_run (const char *arch, const char *element)
+{
+  g_autofree char *model = fixture_path ("arch", arch, NULL);
+  g_autofree char *case_path = g_build_filename (model, "case.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *json = fixture_object (parser, case_path);
+  ArchCase c = { arch, processor_pipeline (model, element, NULL) };
+  JsonArray *images = json_object_get_array_member (json, "images");
+  g_autofree char *image = g_build_filename (model, json_array_get_string_element (images, 0),
+                                             NULL);
+  processor_run (c.pipeline, image, json_object_get_string_member (json, "rendered_prompt"));
+  g_assert_cmpstr (processor_output_string (c.pipeline, "prompt"), ==,
+                   json_object_get_string_member (json, "expanded_prompt"));
+  return c;
+}
+
+void
+arch_case_clear (ArchCase *c)
+{
+  g_clear_object (&c->pipeline);
+}
+
+static VlmTensor *
+golden_tensor (const ArchCase *c, const char *name)
+{
+  g_autofree char *golden = fixture_path ("arch", c->arch, "golden.safetensors", NULL);
+  return fixture_tensor (golden, name);
+}
+
+void
+arch_case_assert_ids (const ArchCase *c, const char *first, ...)
+{
+  va_list args;
+  va_start (args, first);
+  for (const char *name = first; name; name = va_arg (args, const char *)) {
+    g_autoptr (VlmTensor) expected = golden_tensor (c, name);
+    assert_ids_equal (processor_output (c->pipeline, name), expected, name);
+  }
+  va_end (args);
+}
+
+void
+arch_case_assert_pixels (const ArchCase *c, gsize plane)
+{
+  g_autoptr (VlmTensor) expected = golden_tensor (c, "pixel_values");
+  g_autofree char *model = fixture_path ("arch", c->arch, NULL);
+  float mean[3], std[3];
+  settings_mean_std (model, mean, std);
+  const gint64 *shape = vlm_tensor_get_shape (expected, NULL);
+  assert_pixel_values (c->pipeline, expected, plane ? plane : (gsize) (shape[2] * shape[3]), mean,
+                       std, "pixel_values");
 }

@@ -37,10 +37,55 @@ void         assert_pixels_levels (VlmTensor *actual, VlmTensor *expected, gsize
  * row and column of @actual's [n, 3, H*stride', W*stride'] images. */
 void         assert_pixels_u8 (VlmTensor *actual, VlmTensor *u8, int stride, const float mean[3],
                                const float std[3], double rescale, const char *what);
+/* Asserts that output pixel_values has @expected's shape and is within one
+ * uint8 level of it (rescale 1/255; see assert_pixels_levels). */
+void         assert_pixel_values (VlmPipeline *p, VlmTensor *expected, gsize plane,
+                                  const float mean[3], const float std[3], const char *what);
 /* Asserts equal shapes, naming both. */
 void         assert_same_shape (VlmTensor *actual, VlmTensor *expected, const char *what);
 void         assert_ids_equal (VlmTensor *actual, VlmTensor *expected, const char *what);
 /* I64 [1, n] from a JSON array of integers. */
 VlmTensor   *ids_from_json (JsonArray *array);
-/* Mean and std of a preprocessor_config.json. */
-void         settings_mean_std (const char *settings_dir, float mean[3], float std[3]);
+
+/* The photos of fixtures/preprocess/<name> (a checkpoint's processor settings and
+ * the reference outputs) with the tokenizer of fixtures/arch/<arch>. */
+typedef struct {
+  const char *name;        /* the fixture folder: fixture_path ("preprocess", name, ...) */
+  char *model;             /* a temporary model folder of both (model_dir_new) */
+  float mean[3], std[3];   /* the settings' image_mean and image_std */
+  JsonParser *parser;
+  JsonObject *root;        /* cases.json */
+  JsonArray *cases;        /* its array of photo cases, @member */
+} PreprocessFixture;
+
+PreprocessFixture  preprocess_fixture (const char *name, const char *arch, const char *member);
+void               preprocess_fixture_clear (PreprocessFixture *fixture);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PreprocessFixture, preprocess_fixture_clear)
+
+typedef struct {
+  JsonObject *json;        /* the cases.json entry */
+  const char *name;        /* its "image" */
+  char *image;             /* the photo's path */
+  char *file;              /* the path of its reference tensors (its "file") */
+} PreprocessCase;
+
+PreprocessCase     preprocess_case (const PreprocessFixture *fixture, guint i);
+void               preprocess_case_clear (PreprocessCase *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PreprocessCase, preprocess_case_clear)
+
+/* The golden case of fixtures/arch/<arch> run through a processor element: its
+ * first image with its rendered prompt, the expanded prompt asserted. */
+typedef struct {
+  const char *arch;
+  VlmPipeline *pipeline;
+} ArchCase;
+
+ArchCase           arch_case_run (const char *arch, const char *element);
+void               arch_case_clear (ArchCase *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ArchCase, arch_case_clear)
+/* Asserts that the named I64 outputs (NULL-terminated) equal the golden tensors. */
+void               arch_case_assert_ids (const ArchCase *c, const char *first, ...)
+                                         G_GNUC_NULL_TERMINATED;
+/* Asserts pixel_values against the golden one (see assert_pixel_values; @plane 0:
+ * the golden's H * W). */
+void               arch_case_assert_pixels (const ArchCase *c, gsize plane);

@@ -22,68 +22,39 @@ assert_token_types (VlmPipeline *p, const char *model)
 static void
 test_preprocess (void)
 {
-  g_autofree char *settings = fixture_path ("preprocess", "pre_gemma3_896", NULL);
-  g_autofree char *arch = fixture_path ("arch", "gemma3", NULL);
-  char *model = model_dir_new (settings, arch);
-  g_autoptr (VlmPipeline) plain = processor_pipeline (model, "gemma3-processor", NULL);
-  g_autoptr (VlmPipeline) pan = processor_pipeline (model, "gemma3-processor",
+  g_auto (PreprocessFixture) f = preprocess_fixture ("pre_gemma3_896", "gemma3", "cases");
+  g_autoptr (VlmPipeline) plain = processor_pipeline (f.model, "gemma3-processor", NULL);
+  g_autoptr (VlmPipeline) pan = processor_pipeline (f.model, "gemma3-processor",
                                                     "{\"do-pan-and-scan\": true}");
-  float mean[3], std[3];
-  settings_mean_std (settings, mean, std);
-  g_autofree char *cases_path = g_build_filename (settings, "cases.json", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonArray *cases = json_object_get_array_member (fixture_object (parser, cases_path), "cases");
-  for (guint i = 0; i < json_array_get_length (cases); i++) {
-    JsonObject *c = json_array_get_object_element (cases, i);
-    const char *name = json_object_get_string_member (c, "image");
-    g_autofree char *image = g_build_filename (settings, name, NULL);
-    g_autofree char *file = g_build_filename (settings, json_object_get_string_member (c, "file"), NULL);
-    gboolean do_pan = json_object_get_boolean_member (c, "do_pan_and_scan");
+  for (guint i = 0; i < json_array_get_length (f.cases); i++) {
+    g_auto (PreprocessCase) c = preprocess_case (&f, i);
+    gboolean do_pan = json_object_get_boolean_member (c.json, "do_pan_and_scan");
     VlmPipeline *p = do_pan ? pan : plain;
-    processor_run (p, image, do_pan ? json_object_get_string_member (c, "text") : "<start_of_image>");
+    processor_run (p, c.image,
+                   do_pan ? json_object_get_string_member (c.json, "text") : "<start_of_image>");
     VlmTensor *pixels = processor_output (p, "pixel_values");
-    g_autoptr (VlmTensor) u8 = fixture_tensor (file, do_pan ? "resized_u8_stride8" : "resized_u8");
-    assert_pixels_u8 (pixels, u8, do_pan ? 8 : 1, mean, std, 1.0 / 255.0, name);
-    assert_token_types (p, model);
+    g_autoptr (VlmTensor) u8 = fixture_tensor (c.file,
+                                               do_pan ? "resized_u8_stride8" : "resized_u8");
+    assert_pixels_u8 (pixels, u8, do_pan ? 8 : 1, f.mean, f.std, 1.0 / 255.0, c.name);
+    assert_token_types (p, f.model);
     if (do_pan) {
       g_assert_cmpint (vlm_tensor_get_shape (pixels, NULL)[0], ==,
-                       1 + json_object_get_int_member (c, "num_crops"));
+                       1 + json_object_get_int_member (c.json, "num_crops"));
       g_assert_cmpstr (processor_output_string (p, "prompt"), ==,
-                       json_object_get_string_member (c, "expanded_prompt"));
-      g_autoptr (VlmTensor) ids = ids_from_json (json_object_get_array_member (c, "input_ids"));
+                       json_object_get_string_member (c.json, "expanded_prompt"));
+      JsonArray *expected_ids = json_object_get_array_member (c.json, "input_ids");
+      g_autoptr (VlmTensor) ids = ids_from_json (expected_ids);
       assert_ids_equal (processor_output (p, "input_ids"), ids, "pan-and-scan input_ids");
     }
   }
-  model_dir_remove (model);
 }
 
 static void
 test_arch (void)
 {
-  g_autofree char *model = fixture_path ("arch", "gemma3", NULL);
-  g_autofree char *case_path = g_build_filename (model, "case.json", NULL);
-  g_autofree char *golden = g_build_filename (model, "golden.safetensors", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *c = fixture_object (parser, case_path);
-  g_autoptr (VlmPipeline) p = processor_pipeline (model, "gemma3-processor", NULL);
-  const char *name = json_array_get_string_element (json_object_get_array_member (c, "images"), 0);
-  g_autofree char *image = g_build_filename (model, name, NULL);
-  processor_run (p, image, json_object_get_string_member (c, "rendered_prompt"));
-
-  g_assert_cmpstr (processor_output_string (p, "prompt"), ==,
-                   json_object_get_string_member (c, "expanded_prompt"));
-  static const char *const id_tensors[] = { "input_ids", "attention_mask", "token_type_ids" };
-  for (guint i = 0; i < G_N_ELEMENTS (id_tensors); i++) {
-    g_autoptr (VlmTensor) expected = fixture_tensor (golden, id_tensors[i]);
-    assert_ids_equal (processor_output (p, id_tensors[i]), expected, id_tensors[i]);
-  }
-  g_autoptr (VlmTensor) pixels = fixture_tensor (golden, "pixel_values");
-  float mean[3], std[3];
-  settings_mean_std (model, mean, std);
-  VlmTensor *out = processor_output (p, "pixel_values");
-  assert_same_shape (out, pixels, "pixel_values");
-  const gint64 *shape = vlm_tensor_get_shape (pixels, NULL);
-  assert_pixels_levels (out, pixels, shape[2] * shape[3], mean, std, 1.0 / 255.0, "pixel_values");
+  g_auto (ArchCase) c = arch_case_run ("gemma3", "gemma3-processor");
+  arch_case_assert_ids (&c, "input_ids", "attention_mask", "token_type_ids", NULL);
+  arch_case_assert_pixels (&c, 0);
 }
 
 int

@@ -28,62 +28,29 @@ override_properties (JsonObject *c)
 static void
 test_preprocess (void)
 {
-  g_autofree char *settings = fixture_path ("preprocess", "pre_qwen2vl_2b", NULL);
-  g_autofree char *arch = fixture_path ("arch", "qwen2_vl", NULL);
-  char *model = model_dir_new (settings, arch);
-  float mean[3], std[3];
-  settings_mean_std (settings, mean, std);
-  g_autofree char *cases_path = g_build_filename (settings, "cases.json", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonArray *cases = json_object_get_array_member (fixture_object (parser, cases_path), "cases");
-  for (guint i = 0; i < json_array_get_length (cases); i++) {
-    JsonObject *c = json_array_get_object_element (cases, i);
-    const char *name = json_object_get_string_member (c, "image");
-    g_autofree char *image = g_build_filename (settings, name, NULL);
-    g_autofree char *file = g_build_filename (settings, json_object_get_string_member (c, "file"), NULL);
-    g_autofree char *props = override_properties (c);
-    g_autoptr (VlmPipeline) p = processor_pipeline (model, "qwen2vl-processor", props);
-    processor_run (p, image, "<|vision_start|><|image_pad|><|vision_end|>");
+  g_auto (PreprocessFixture) f = preprocess_fixture ("pre_qwen2vl_2b", "qwen2_vl", "cases");
+  for (guint i = 0; i < json_array_get_length (f.cases); i++) {
+    g_auto (PreprocessCase) c = preprocess_case (&f, i);
+    g_autofree char *props = override_properties (c.json);
+    g_autoptr (VlmPipeline) p = processor_pipeline (f.model, "qwen2vl-processor", props);
+    processor_run (p, c.image, "<|vision_start|><|image_pad|><|vision_end|>");
 
-    g_autoptr (VlmTensor) grid = fixture_tensor (file, "image_grid_thw");
+    g_autoptr (VlmTensor) grid = fixture_tensor (c.file, "image_grid_thw");
     assert_ids_equal (processor_output (p, "image_grid_thw"), grid, "image_grid_thw");
     VlmTensor *n_tokens = processor_output (p, "num_image_tokens");
     g_assert_cmpint (((const gint64 *) vlm_tensor_get_data (n_tokens))[0], ==,
-                     json_object_get_int_member (c, "num_image_tokens"));
-    g_autoptr (VlmTensor) expected = fixture_tensor (file, "pixel_values");
-    VlmTensor *pixels = processor_output (p, "pixel_values");
-    assert_same_shape (pixels, expected, name);
-    assert_pixels_levels (pixels, expected, CHANNEL_PLANE, mean, std, 1.0 / 255.0, name);
+                     json_object_get_int_member (c.json, "num_image_tokens"));
+    g_autoptr (VlmTensor) expected = fixture_tensor (c.file, "pixel_values");
+    assert_pixel_values (p, expected, CHANNEL_PLANE, f.mean, f.std, c.name);
   }
-  model_dir_remove (model);
 }
 
 static void
 test_arch (gconstpointer data)
 {
-  g_autofree char *model = fixture_path ("arch", data, NULL);
-  g_autofree char *case_path = g_build_filename (model, "case.json", NULL);
-  g_autofree char *golden = g_build_filename (model, "golden.safetensors", NULL);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonObject *c = fixture_object (parser, case_path);
-  g_autoptr (VlmPipeline) p = processor_pipeline (model, "qwen2vl-processor", NULL);
-  const char *name = json_array_get_string_element (json_object_get_array_member (c, "images"), 0);
-  g_autofree char *image = g_build_filename (model, name, NULL);
-  processor_run (p, image, json_object_get_string_member (c, "rendered_prompt"));
-
-  g_assert_cmpstr (processor_output_string (p, "prompt"), ==,
-                   json_object_get_string_member (c, "expanded_prompt"));
-  static const char *const id_tensors[] = { "input_ids", "attention_mask", "image_grid_thw" };
-  for (guint i = 0; i < G_N_ELEMENTS (id_tensors); i++) {
-    g_autoptr (VlmTensor) expected = fixture_tensor (golden, id_tensors[i]);
-    assert_ids_equal (processor_output (p, id_tensors[i]), expected, id_tensors[i]);
-  }
-  g_autoptr (VlmTensor) pixels = fixture_tensor (golden, "pixel_values");
-  float mean[3], std[3];
-  settings_mean_std (model, mean, std);
-  VlmTensor *out = processor_output (p, "pixel_values");
-  assert_same_shape (out, pixels, "pixel_values");
-  assert_pixels_levels (out, pixels, CHANNEL_PLANE, mean, std, 1.0 / 255.0, "pixel_values");
+  g_auto (ArchCase) c = arch_case_run (data, "qwen2vl-processor");
+  arch_case_assert_ids (&c, "input_ids", "attention_mask", "image_grid_thw", NULL);
+  arch_case_assert_pixels (&c, CHANNEL_PLANE);
 }
 
 int
