@@ -303,7 +303,7 @@ idefics3_expand_prompt (const char *prompt, const int *rows, const int *cols, gu
   const char *global = tokens && tokens->global_image_token ? tokens->global_image_token
                                                             : "<global-img>";
   g_auto (GStrv) parts = g_strsplit (prompt, image, -1);
-  guint n_tokens = g_strv_length (parts) - 1;
+  guint n_parts = g_strv_length (parts), n_tokens = n_parts ? n_parts - 1 : 0; /* "": no parts */
   if (n_tokens != n_images) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
                  "the prompt has %u %s tokens but %u image(s) were given", n_tokens, image,

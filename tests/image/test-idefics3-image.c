@@ -247,6 +247,12 @@ test_several_images (void)
   g_autofree char *bad = idefics3_expand_prompt ("only <image> once", rows, cols, 2, 2, NULL, &error);
   g_assert_null (bad);
   g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID);
+  g_clear_error (&error);
+  /* An empty prompt has no image tokens (not "-1"). */
+  g_autofree char *empty = idefics3_expand_prompt ("", rows, cols, 1, 2, NULL, &error);
+  g_assert_null (empty);
+  g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "has 0 <image> tokens"));
   idefics3_image_batch_clear (&batch);
 }
 
