@@ -11,15 +11,13 @@
  * and of the weights (2^-11 relative each) and the FP16 run sums of gemm-f16.c.
  */
 #include "compute/attention-f16.h"
+#include "compute/exp-avx512.h"
 #include "compute/gemm-f16.h"
 #include "compute/scratch.h"
 #include "compute/threadpool.h"
 
 #include <math.h>
 #include <string.h>
-#ifdef VLM_HAVE_F16_KERNELS
-#include "compute/exp-avx512.h"
-#endif
 
 #ifdef VLM_HAVE_F16_KERNELS
 #define AVX512FP16 __attribute__ ((target ("avx512fp16,avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
@@ -65,7 +63,7 @@ pack_range (gpointer data, gint64 begin, gint64 end)
   }
 }
 
-/* A row of n scores (the hidden keys' set to -inf) -> the unnormalized weights
+/* A row of n scores (the hidden keys set to -inf first) -> the unnormalized weights
  * exp(s - max) as FP16 pairs in @p ((n + 1) / 2 words); returns their F32 sum, 0 when
  * no key is visible (the weights are then zeros, and so is the output, as
  * vlm_attention() gives). */

@@ -25,6 +25,7 @@
 #include "compute/scratch.h"
 #include "compute/threadpool.h"
 
+#include <math.h>
 #include <string.h>
 
 #define RUN 16    /* k-steps summed in FP16 before a second FP16 sum takes them */
@@ -382,97 +383,196 @@ vlm_f16_block_panel (const guint32 *a, gint64 lda, gint64 rows, const float *a_s
   }
 }
 
+/* Layers sharing an input size, packed side by side for one call. */
+#define MAX_LAYERS 4
+
 typedef struct {
-  const VlmLinear *const *lins;
+  const VlmLinear *lins[MAX_LAYERS];
   guint n_lins;
-  const float *x;
-  gint64 n, kp, panels;     /* panels of all layers, in order */
-  const gint64 *first;      /* [n_lins + 1]: each layer's first panel */
-  guint32 *packed;          /* [panels][kp][NR] */
-  float *w_scale;           /* [panels][NR] */
-  float *const *ys;
-  gboolean accumulate;
-  VlmActivation act;        /* applied to each block's outputs while they are in cache */
-} GemmJob;
+  gint64 kp, panels;
+  gint64 first[MAX_LAYERS + 1];   /* each layer's first panel */
+  guint32 *packed;                /* [panels][kp][NR] */
+  float *w_scale;                 /* [panels][NR] */
+} Packed;
 
 /* The layer a panel belongs to. */
 static guint
-panel_layer (const GemmJob *j, gint64 panel)
+panel_layer (const Packed *w, gint64 panel)
 {
   guint l = 0;
-  while (panel >= j->first[l + 1])
+  while (panel >= w->first[l + 1])
     l++;
   return l;
 }
 
 static VlmScratch weight_rows_scratch = VLM_SCRATCH_INIT;
 static VlmScratch block_scratch = VLM_SCRATCH_INIT;
-static VlmScratch packed_scratch = VLM_SCRATCH_INIT;
+static VlmScratch hidden_scratch = VLM_SCRATCH_INIT;
+static VlmScratch norm_scratch = VLM_SCRATCH_INIT;
+static VlmScratch packed_scratch[2] = { VLM_SCRATCH_INIT, VLM_SCRATCH_INIT };
 
 /* Panels [begin, end): up to NR weight rows expanded to F32, scaled, rounded, packed. */
 AVX512FP16 static void
 pack_range (gpointer data, gint64 begin, gint64 end)
 {
-  const GemmJob *j = data;
-  gint64 K = j->lins[0]->in;
+  const Packed *w = data;
+  gint64 K = w->lins[0]->in;
   float *f32 = vlm_scratch_get (&weight_rows_scratch, (gsize) (NR * K) * sizeof (float));
   for (gint64 panel = begin; panel < end; panel++) {
-    guint l = panel_layer (j, panel);
-    const VlmLinear *lin = j->lins[l];
-    gint64 o0 = (panel - j->first[l]) * NR, n_out = MIN (NR, lin->out - o0);
+    guint l = panel_layer (w, panel);
+    const VlmLinear *lin = w->lins[l];
+    gint64 o0 = (panel - w->first[l]) * NR, n_out = MIN (NR, lin->out - o0);
     vlm_linear_dequant_rows (lin, o0, n_out, f32);
-    vlm_f16_pack_rows (f32, K, n_out, K, j->packed + panel * j->kp * NR, j->w_scale + panel * NR);
+    vlm_f16_pack_rows (f32, K, n_out, K, w->packed + panel * w->kp * NR, w->w_scale + panel * NR);
   }
 }
 
-/* Row blocks [begin, end) of MC input rows each: the block is converted once (rows
- * padded with zeros to a multiple of MR), then meets every panel of every layer. */
+/* Packs the layers (same input size) in one parallel loop, into the packed buffer of
+ * @slot (one per weight a call needs at once); free w->w_scale after use. */
+static void
+pack_weights (Packed *w, const VlmLinear *const *lins, guint n_lins, int slot)
+{
+  g_assert (n_lins <= MAX_LAYERS);
+  w->n_lins = n_lins;
+  w->kp = (lins[0]->in + 1) / 2;
+  w->first[0] = 0;
+  for (guint l = 0; l < n_lins; l++) {
+    w->lins[l] = lins[l];
+    w->first[l + 1] = w->first[l] + (lins[l]->out + NR - 1) / NR;
+  }
+  w->panels = w->first[n_lins];
+  w->packed = vlm_scratch_get (&packed_scratch[slot],
+                               (gsize) (w->panels * w->kp * NR) * sizeof (guint32));
+  w->w_scale = g_new (float, w->panels * NR);
+  vlm_parallel_for (w->panels, 1, pack_range, w);
+}
+
+/* out = LayerNorm(x) over n values: F32 vector sums (the exact op sums in double; the
+ * difference is far below FP16's rounding). */
+AVX512FP16 static void
+layer_norm_row (const float *x, gint64 n, const VlmF16LayerNorm *norm, float *out)
+{
+  __m512 sum = _mm512_setzero_ps ();
+  for (gint64 i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16) ((1u << (n - i)) - 1);
+    sum = _mm512_add_ps (sum, _mm512_maskz_loadu_ps (m, x + i));
+  }
+  __m512 mean = _mm512_set1_ps (_mm512_reduce_add_ps (sum) / (float) n);
+  __m512 var = _mm512_setzero_ps ();
+  for (gint64 i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16) ((1u << (n - i)) - 1);
+    __m512 d = _mm512_maskz_sub_ps (m, _mm512_maskz_loadu_ps (m, x + i), mean);
+    var = _mm512_fmadd_ps (d, d, var);
+  }
+  __m512 inv = _mm512_set1_ps (1.0f / sqrtf (_mm512_reduce_add_ps (var) / (float) n + norm->eps));
+  for (gint64 i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16) ((1u << (n - i)) - 1);
+    __m512 d = _mm512_mul_ps (_mm512_sub_ps (_mm512_maskz_loadu_ps (m, x + i), mean), inv);
+    __m512 w = norm->weight ? _mm512_maskz_loadu_ps (m, norm->weight + i) : _mm512_set1_ps (1);
+    __m512 b = norm->bias ? _mm512_maskz_loadu_ps (m, norm->bias + i) : _mm512_setzero_ps ();
+    _mm512_mask_storeu_ps (out + i, m, _mm512_fmadd_ps (d, w, b));
+  }
+}
+
+/* Rows x[0 .. rows) (K wide; LayerNorm first when @norm) to FP16 rows a (kp words apart,
+ * zero rows up to the next multiple of MR) with their inverse scales; @tmp: K floats. */
+AVX512FP16 static void
+convert_block (const float *x, gint64 K, gint64 kp, gint64 rows, const VlmF16LayerNorm *norm,
+               float *tmp, guint32 *a, float *inv)
+{
+  for (gint64 r = 0; r < rows; r++) {
+    const float *row = x + r * K;
+    if (norm) {
+      layer_norm_row (row, K, norm, tmp);
+      row = tmp;
+    }
+    float s = vlm_f16_row_scale (row, K);
+    vlm_f16_row_convert (row, K, s, a + r * kp, kp);
+    inv[r] = 1 / s;
+  }
+  gint64 rows_pad = (rows + MR - 1) / MR * MR;
+  memset (a + rows * kp, 0, (gsize) ((rows_pad - rows) * kp) * sizeof (guint32));
+}
+
+/* A converted block of rows (ys[l] pointing at its first output row) times every panel. */
+static void
+block_times_panels (const Packed *w, const guint32 *a, gint64 rows, const float *inv,
+                    float *const *ys, gboolean accumulate)
+{
+  for (gint64 panel = 0; panel < w->panels; panel++) {
+    guint l = panel_layer (w, panel);
+    const VlmLinear *lin = w->lins[l];
+    gint64 o0 = (panel - w->first[l]) * NR, N = lin->out;
+    vlm_f16_block_panel (a, w->kp, rows, inv, w->packed + panel * w->kp * NR, w->kp,
+                         w->w_scale + panel * NR, lin->bias ? lin->bias + o0 : NULL,
+                         ys[l] + o0, N, MIN (NR, N - o0), accumulate);
+  }
+}
+
+typedef struct {
+  const Packed *w, *w2;     /* w2: the MLP's second layer, or NULL */
+  const VlmF16LayerNorm *norm;   /* of the input rows, or NULL */
+  const float *x;
+  gint64 n;
+  float *const *ys;         /* w's outputs, or (MLP) the residual w2 adds into */
+  gboolean accumulate;
+  VlmActivation act;        /* applied to w's outputs of each block while in cache */
+} GemmJob;
+
+/* Row blocks [begin, end) of MC input rows each: the block is converted once, meets
+ * every panel of every layer, and is activated while in cache. An MLP's block then
+ * goes through the second layer straight from this thread's buffer. */
 AVX512FP16 static void
 gemm_range (gpointer data, gint64 begin, gint64 end)
 {
   const GemmJob *j = data;
-  gint64 K = j->lins[0]->in, kp = j->kp;
+  const Packed *w = j->w, *w2 = j->w2;
+  gint64 K = w->lins[0]->in, kp = MAX (w->kp, w2 ? w2->kp : 0);
   guint32 *a = vlm_scratch_get (&block_scratch, (gsize) (MC * kp) * sizeof (guint32));
+  float *hidden = w2 ? vlm_scratch_get (&hidden_scratch,
+                                        (gsize) (MC * w->lins[0]->out) * sizeof (float)) : NULL;
+  float *tmp = j->norm ? vlm_scratch_get (&norm_scratch, (gsize) K * sizeof (float)) : NULL;
   float inv[MC];
   for (gint64 blk = begin; blk < end; blk++) {
     gint64 i0 = blk * MC, mc = MIN (MC, j->n - i0);
-    gint64 mc_pad = (mc + MR - 1) / MR * MR;
-    for (gint64 r = 0; r < mc; r++) {
-      float s = vlm_f16_row_scale (j->x + (i0 + r) * K, K);
-      vlm_f16_row_convert (j->x + (i0 + r) * K, K, s, a + r * kp, kp);
-      inv[r] = 1 / s;
-    }
-    memset (a + mc * kp, 0, (gsize) ((mc_pad - mc) * kp) * sizeof (guint32));
-    for (gint64 panel = 0; panel < j->panels; panel++) {
-      guint l = panel_layer (j, panel);
-      const VlmLinear *lin = j->lins[l];
-      gint64 o0 = (panel - j->first[l]) * NR, N = lin->out;
-      vlm_f16_block_panel (a, kp, mc, inv, j->packed + panel * kp * NR, kp,
-                           j->w_scale + panel * NR, lin->bias ? lin->bias + o0 : NULL,
-                           j->ys[l] + i0 * N + o0, N, MIN (NR, N - o0), j->accumulate);
-    }
+    float *ys[MAX_LAYERS];
+    for (guint l = 0; l < w->n_lins; l++)
+      ys[l] = hidden ? hidden : j->ys[l] + i0 * w->lins[l]->out;
+    convert_block (j->x + i0 * K, K, w->kp, mc, j->norm, tmp, a, inv);
+    block_times_panels (w, a, mc, inv, ys, j->accumulate && !w2);
     if (j->act != VLM_ACT_IDENTITY)
-      for (guint l = 0; l < j->n_lins; l++)
-        vlm_activate (j->ys[l] + i0 * j->lins[l]->out, mc * j->lins[l]->out, j->act);
+      for (guint l = 0; l < w->n_lins; l++)
+        vlm_activate (ys[l], mc * w->lins[l]->out, j->act);
+    if (w2) {
+      float *out = j->ys[0] + i0 * w2->lins[0]->out;
+      convert_block (hidden, w->lins[0]->out, w2->kp, mc, NULL, NULL, a, inv);
+      block_times_panels (w2, a, mc, inv, &out, j->accumulate);
+    }
   }
 }
 
 static void
-forward_f16 (const VlmLinear *const *lins, guint n_lins, const float *x, gint64 n,
-             float *const *ys, gboolean accumulate, VlmActivation act)
+forward_f16 (const VlmLinear *const *lins, guint n_lins, const VlmF16LayerNorm *norm,
+             const float *x, gint64 n, float *const *ys, gboolean accumulate)
 {
-  gint64 kp = (lins[0]->in + 1) / 2;
-  g_autofree gint64 *first = g_new (gint64, n_lins + 1);
-  first[0] = 0;
-  for (guint l = 0; l < n_lins; l++)
-    first[l + 1] = first[l] + (lins[l]->out + NR - 1) / NR;
-  gint64 panels = first[n_lins];
-  g_autofree float *w_scale = g_new (float, panels * NR);
-  GemmJob j = { lins, n_lins, x, n, kp, panels, first,
-                vlm_scratch_get (&packed_scratch, (gsize) (panels * kp * NR) * sizeof (guint32)), w_scale, ys, accumulate,
-                act };
-  vlm_parallel_for (panels, 1, pack_range, &j);
+  Packed w;
+  pack_weights (&w, lins, n_lins, 0);
+  GemmJob j = { &w, NULL, norm, x, n, ys, accumulate, VLM_ACT_IDENTITY };
   vlm_parallel_for ((n + MC - 1) / MC, 1, gemm_range, &j);
+  g_free (w.w_scale);
+}
+
+static void
+mlp_f16 (const VlmLinear *fc1, const VlmLinear *fc2, VlmActivation act,
+         const VlmF16LayerNorm *norm, const float *x, gint64 n, float *y)
+{
+  Packed w1, w2;
+  pack_weights (&w1, &fc1, 1, 0);
+  pack_weights (&w2, &fc2, 1, 1);
+  GemmJob j = { &w1, &w2, norm, x, n, &y, TRUE, act };
+  vlm_parallel_for ((n + MC - 1) / MC, 1, gemm_range, &j);
+  g_free (w1.w_scale);
+  g_free (w2.w_scale);
 }
 #endif
 
@@ -499,31 +599,48 @@ use_f16 (gint64 n)
 void
 vlm_linear_forward_f16 (const VlmLinear *lin, const float *x, gint64 n, float *y)
 {
-  vlm_linear_forward_f16_multi (&lin, 1, x, n, &y);
+  vlm_linear_forward_f16_multi (&lin, 1, NULL, x, n, &y);
+}
+
+/* The exact fallbacks' input: @x, or LayerNorm(x) in a new buffer (*normed, to free). */
+static const float *
+normed_input (const VlmF16LayerNorm *norm, const float *x, gint64 n, gint64 in, float **normed)
+{
+  *normed = NULL;
+  if (!norm)
+    return x;
+  *normed = g_new (float, n * in);
+  vlm_layer_norm (x, norm->weight, norm->bias, n, in, norm->eps, *normed);
+  return *normed;
 }
 
 /**
  * vlm_linear_forward_f16_multi:
  * @lins: (array length=n_lins): layers with the same input size
- * @n_lins: layers
- * @x: [n, in] F32, the input of every layer
+ * @n_lins: layers, at most 4
+ * @norm: (nullable): a LayerNorm of the input rows
+ * @x: [n, in] F32, the input of every layer (before @norm)
  * @n: input rows
  * @ys: (array length=n_lins): [n, out of each layer] F32
  *
  * vlm_linear_forward_f16() for layers sharing an input (q, k, v): each block of @x is
- * converted to FP16 once for all of them, in one parallel loop.
+ * normed (in F32 vector sums) and converted to FP16 once for all of them, in one
+ * parallel loop; the normed rows never go to memory.
  */
 void
-vlm_linear_forward_f16_multi (const VlmLinear *const *lins, guint n_lins, const float *x,
-                              gint64 n, float *const *ys)
+vlm_linear_forward_f16_multi (const VlmLinear *const *lins, guint n_lins,
+                              const VlmF16LayerNorm *norm, const float *x, gint64 n,
+                              float *const *ys)
 {
 #ifdef VLM_HAVE_F16_KERNELS
   if (use_f16 (n)) {
-    forward_f16 (lins, n_lins, x, n, ys, FALSE, VLM_ACT_IDENTITY);
+    forward_f16 (lins, n_lins, norm, x, n, ys, FALSE);
     return;
   }
 #endif
-  vlm_linear_forward_multi (lins, n_lins, x, n, ys);
+  float *normed;
+  vlm_linear_forward_multi (lins, n_lins, normed_input (norm, x, n, lins[0]->in, &normed), n, ys);
+  g_free (normed);
 }
 
 /**
@@ -541,7 +658,7 @@ vlm_linear_forward_f16_add (const VlmLinear *lin, const float *x, gint64 n, floa
 {
 #ifdef VLM_HAVE_F16_KERNELS
   if (use_f16 (n)) {
-    forward_f16 (&lin, 1, x, n, &y, TRUE, VLM_ACT_IDENTITY);
+    forward_f16 (&lin, 1, NULL, x, n, &y, TRUE);
     return;
   }
 #endif
@@ -553,27 +670,40 @@ vlm_linear_forward_f16_add (const VlmLinear *lin, const float *x, gint64 n, floa
 }
 
 /**
- * vlm_linear_forward_f16_act:
- * @lin: a layer (any stored format)
- * @x: [n, in] F32
+ * vlm_mlp_f16_add:
+ * @fc1: the first layer (any stored format)
+ * @fc2: the second layer, as many inputs as @fc1 has outputs
+ * @act: the activation between them
+ * @norm: (nullable): a LayerNorm of the input rows
+ * @x: [n, fc1 in] F32 (before @norm)
  * @n: input rows
- * @y: [n, out] F32
- * @act: activation applied to the results
+ * @y: [n, fc2 out] F32, added to; may be @x (a block of rows is read before it is
+ *   written)
  *
- * y = act(x W^T + b) as vlm_linear_forward_f16() computes the product, the activation
- * applied to each block of rows while it is in cache (an MLP's first layer); the exact
- * fallback activates the result of vlm_linear_forward().
+ * y += fc2(act(fc1(norm(x)))) (a transformer MLP and its residual) with the products of
+ * vlm_linear_forward_f16(): each thread takes a block of rows through the norm, fc1,
+ * the activation and fc2 in its own buffers, so neither the normed rows nor the hidden
+ * activations go to memory. The exact fallback runs vlm_layer_norm(),
+ * vlm_linear_forward(), vlm_activate() and adds.
  */
 void
-vlm_linear_forward_f16_act (const VlmLinear *lin, const float *x, gint64 n, float *y,
-                            VlmActivation act)
+vlm_mlp_f16_add (const VlmLinear *fc1, const VlmLinear *fc2, VlmActivation act,
+                 const VlmF16LayerNorm *norm, const float *x, gint64 n, float *y)
 {
+  g_return_if_fail (fc2->in == fc1->out);
 #ifdef VLM_HAVE_F16_KERNELS
   if (use_f16 (n)) {
-    forward_f16 (&lin, 1, x, n, &y, FALSE, act);
+    mlp_f16 (fc1, fc2, act, norm, x, n, y);
     return;
   }
 #endif
-  vlm_linear_forward (lin, x, n, y);
-  vlm_activate (y, n * lin->out, act);
+  float *normed, *hidden = g_new (float, n * fc1->out), *out = g_new (float, n * fc2->out);
+  vlm_linear_forward (fc1, normed_input (norm, x, n, fc1->in, &normed), n, hidden);
+  vlm_activate (hidden, n * fc1->out, act);
+  vlm_linear_forward (fc2, hidden, n, out);
+  for (gint64 i = 0; i < n * fc2->out; i++)
+    y[i] += out[i];
+  g_free (normed);
+  g_free (hidden);
+  g_free (out);
 }

@@ -8,13 +8,20 @@
 
 G_BEGIN_DECLS
 
+/* A LayerNorm the products apply to each input row first (weight and bias [in]). */
+typedef struct {
+  const float *weight, *bias;
+  float eps;
+} VlmF16LayerNorm;
+
 gboolean vlm_gemm_f16_supported (void);
 void     vlm_linear_forward_f16 (const VlmLinear *lin, const float *x, gint64 n, float *y);
 void     vlm_linear_forward_f16_multi (const VlmLinear *const *lins, guint n_lins,
-                                       const float *x, gint64 n, float *const *ys);
+                                       const VlmF16LayerNorm *norm, const float *x, gint64 n,
+                                       float *const *ys);
 void     vlm_linear_forward_f16_add (const VlmLinear *lin, const float *x, gint64 n, float *y);
-void     vlm_linear_forward_f16_act (const VlmLinear *lin, const float *x, gint64 n, float *y,
-                                     VlmActivation act);
+void     vlm_mlp_f16_add (const VlmLinear *fc1, const VlmLinear *fc2, VlmActivation act,
+                          const VlmF16LayerNorm *norm, const float *x, gint64 n, float *y);
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define VLM_HAVE_F16_KERNELS 1

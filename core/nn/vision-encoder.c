@@ -2,13 +2,11 @@
  *
  * Every projection is one VlmLinear product over all patches of the batch;
  * attention is vlm_attention() per tile (blocks of queries per head, two BLAS
- * products and a masked softmax). With FP16 products (precision f16) q, k and v
- * come from one pass over the normed input, attention is vlm_attention_f16(), fc1
- * activates its blocks of rows while they are in cache, and the output projection
- * and fc2 add into the residual as they store. */
+ * products and a masked softmax). With FP16 products (precision f16) a layer is
+ * four calls that keep intermediate rows in cache (see layer_f16()). */
 #include "nn/vision-encoder.h"
-#include "compute/gemm-bf16.h"
 #include "compute/attention-f16.h"
+#include "compute/gemm-bf16.h"
 #include "compute/gemm-f16.h"
 #include "compute/threadpool.h"
 #include "weights/weight-binder.h"
@@ -370,48 +368,29 @@ project (const VlmVisionEncoder *enc, const VlmLinear *lin, const float *x, gint
     vlm_linear_forward (lin, x, n, y);
 }
 
-/* q, k and v of the normed input @h; FP16 products convert each block of @h once. */
+/* One layer with FP16 products: LayerNorm 1 and q, k, v from one pass over the rows;
+ * the FP16 attention tile by tile (split over heads and query blocks); the output
+ * projection added into the residual as it is stored; LayerNorm 2, fc1, the activation
+ * and fc2 block by block of rows into the residual. Neither the normed rows nor the
+ * MLP's hidden activations go to memory. */
 static void
-project_qkv (const VlmVisionEncoder *enc, const VlmVisionLayer *L, const float *h, gint64 n,
-             float *q, float *k, float *v)
+layer_f16 (const VlmVisionEncoder *enc, const VlmVisionLayer *L, float *x, const guint8 *valid,
+           gint64 nb, gint64 seq, float *q, float *k, float *v, float *a)
 {
-  if (enc->f16_products) {
-    const VlmLinear *lins[] = { &L->q, &L->k, &L->v };
-    float *ys[] = { q, k, v };
-    vlm_linear_forward_f16_multi (lins, 3, h, n, ys);
-    return;
+  const VlmVisionConfig *c = &enc->cfg;
+  gint64 D = c->hidden, hd = D / c->n_heads, R = nb * seq;
+  VlmF16LayerNorm ln1 = { vlm_tensor_get_data (L->ln1_w), vlm_tensor_get_data (L->ln1_b), c->eps };
+  VlmF16LayerNorm ln2 = { vlm_tensor_get_data (L->ln2_w), vlm_tensor_get_data (L->ln2_b), c->eps };
+  const VlmLinear *qkv[] = { &L->q, &L->k, &L->v };
+  float *ys[] = { q, k, v };
+  vlm_linear_forward_f16_multi (qkv, 3, &ln1, x, R, ys);
+  for (gint64 b = 0; b < nb; b++) {
+    VlmAttnMask mask = { .key_valid = valid ? valid + b * seq : NULL };
+    vlm_attention_f16 (q + b * seq * D, k + b * seq * D, v + b * seq * D, seq, seq,
+                       c->n_heads, c->n_heads, hd, hd, &mask, a + b * seq * D);
   }
-  project (enc, &L->q, h, n, q);
-  project (enc, &L->k, h, n, k);
-  project (enc, &L->v, h, n, v);
-}
-
-/* y = act(lin(x)); FP16 products activate each block of rows while it is in cache. */
-static void
-project_act (const VlmVisionEncoder *enc, const VlmLinear *lin, const float *x, gint64 n,
-             float *y, VlmActivation act)
-{
-  if (enc->f16_products) {
-    vlm_linear_forward_f16_act (lin, x, n, y, act);
-    return;
-  }
-  project (enc, lin, x, n, y);
-  ActJob job = { y, lin->out, act };
-  vlm_parallel_for (n, 16, act_range, &job);
-}
-
-/* The residual x += lin(in); FP16 products add their results as they store them, the
- * others go through @scratch. */
-static void
-project_add (const VlmVisionEncoder *enc, const VlmLinear *lin, const float *in, gint64 n,
-             float *x, float *scratch)
-{
-  if (enc->f16_products) {
-    vlm_linear_forward_f16_add (lin, in, n, x);
-    return;
-  }
-  project (enc, lin, in, n, scratch);
-  vlm_add_f32 (x, x, scratch, n * lin->out);
+  vlm_linear_forward_f16_add (&L->o, a, R, x);
+  vlm_mlp_f16_add (&L->fc1, &L->fc2, c->act, &ln2, x, R, x);
 }
 
 /**
@@ -436,31 +415,42 @@ vlm_vision_encoder_run_layers (const VlmVisionEncoder *enc, float *x, const guin
    * fraction of what the whole batch would need (13 tiles of 1024: 110 MB, not 360). */
   gint64 group = MIN (batch, MAX (1, 4096 / MAX (seq, 1)));
   gint64 G = group * seq;
-  float *h = g_new (float, G * D), *q = g_new (float, G * D), *k = g_new (float, G * D);
-  float *v = g_new (float, G * D), *a = g_new (float, G * D), *m = g_new (float, G * c->intermediate);
+  /* FP16 products need no normed rows (h) and no MLP activations (m) in memory */
+  gboolean f16 = enc->f16_products;
+  float *h = f16 ? NULL : g_new (float, G * D), *q = g_new (float, G * D), *k = g_new (float, G * D);
+  float *v = g_new (float, G * D), *a = g_new (float, G * D);
+  float *m = f16 ? NULL : g_new (float, G * c->intermediate);
   for (gint64 b0 = 0; b0 < batch; b0 += group) {
     gint64 nb = MIN (group, batch - b0), R = nb * seq;
     float *xg = x + b0 * seq * D;
     const guint8 *valid = patch_valid ? patch_valid + b0 * seq : NULL;
     for (gint64 l = first; l < last; l++) {
       const VlmVisionLayer *L = &enc->layers[l];
+      if (f16) {
+        layer_f16 (enc, L, xg, valid, nb, seq, q, k, v, a);
+        continue;
+      }
       layer_norm_rows (xg, vlm_tensor_get_data (L->ln1_w), vlm_tensor_get_data (L->ln1_b), R, D,
                        c->eps, h);
-      project_qkv (enc, L, h, R, q, k, v);
-      /* One tile at a time; the attention splits it over heads and query blocks (FP16
-       * products too with precision f16). */
+      project (enc, &L->q, h, R, q);
+      project (enc, &L->k, h, R, k);
+      project (enc, &L->v, h, R, v);
+      /* One tile at a time; vlm_attention splits it over heads and query blocks. */
       for (gint64 b = 0; b < nb; b++) {
         VlmAttnMask mask = { .key_valid = valid ? valid + b * seq : NULL };
-        (enc->f16_products ? vlm_attention_f16 : vlm_attention) (
-            q + b * seq * D, k + b * seq * D, v + b * seq * D, seq, seq, c->n_heads,
-            c->n_heads, hd, hd, &mask, a + b * seq * D);
+        vlm_attention (q + b * seq * D, k + b * seq * D, v + b * seq * D, seq, seq, c->n_heads,
+                       c->n_heads, hd, hd, &mask, a + b * seq * D);
       }
-      project_add (enc, &L->o, a, R, xg, h);
+      project (enc, &L->o, a, R, h);
+      vlm_add_f32 (xg, xg, h, R * D);
 
       layer_norm_rows (xg, vlm_tensor_get_data (L->ln2_w), vlm_tensor_get_data (L->ln2_b), R, D,
                        c->eps, h);
-      project_act (enc, &L->fc1, h, R, m, c->act);
-      project_add (enc, &L->fc2, m, R, xg, h);
+      project (enc, &L->fc1, h, R, m);
+      ActJob act = { m, c->intermediate, c->act };
+      vlm_parallel_for (R, 16, act_range, &act);
+      project (enc, &L->fc2, m, R, h);
+      vlm_add_f32 (xg, xg, h, R * D);
     }
   }
   g_free (h);

@@ -1,8 +1,9 @@
 /* test-gemm-f16.c: the opt-in FP16 products against the plain ones. The GEMM
  * (compute/gemm-f16.c) against a double product of the exact operands, over shapes with
  * every kind of edge (odd K, several K slices, partial micro-tiles and panels) and inputs
- * far outside FP16's range (the power-of-two row scaling); its shared-input, residual and
- * activated forms against the plain FP16 GEMM; the attention (compute/attention-f16.c) against
+ * far outside FP16's range (the power-of-two row scaling); its shared-input and residual
+ * forms and the fused MLP against the plain FP16 GEMM, with a LayerNorm of the input
+ * against the exact ops; the attention (compute/attention-f16.c) against
  * vlm_attention() over odd sizes, grouped heads, padding masks and scales. Run with
  * --kernels=avx2 every one must fall back to the exact path, bit for bit. */
 #include "gemm-test-util.h"
@@ -75,30 +76,85 @@ random_layer (GRand *r, gint64 out, gint64 in, VlmLinear *lin)
   g_assert_true (vlm_linear_init_dense (lin, wt, bt, &error));
 }
 
+/* max |a - b| relative to max |b| */
+static double
+max_rel_diff (const float *a, const float *b, gint64 n)
+{
+  double max_err = 0, max_ref = 0;
+  for (gint64 i = 0; i < n; i++) {
+    max_err = MAX (max_err, fabs ((double) a[i] - b[i]));
+    max_ref = MAX (max_ref, fabs ((double) b[i]));
+  }
+  return max_err / max_ref;
+}
+
+/* A LayerNorm with random weight and bias over @dim, its arrays owned by @keep. */
+static VlmF16LayerNorm
+random_norm (GRand *r, gint64 dim, GPtrArray *keep)
+{
+  float *w = random_floats (r, dim, 1), *b = random_floats (r, dim, 1);
+  g_ptr_array_add (keep, w);
+  g_ptr_array_add (keep, b);
+  return (VlmF16LayerNorm) { w, b, 1e-5f };
+}
+
+/* The exact result's input: LayerNorm(x) with the exact op. */
+static float *
+exact_norm (const VlmF16LayerNorm *norm, const float *x, gint64 n, gint64 dim)
+{
+  float *out = g_new (float, n * dim);
+  vlm_layer_norm (x, norm->weight, norm->bias, n, dim, norm->eps, out);
+  return out;
+}
+
+/* The FP16 path where it runs (n >= 16), else the exact one: same bits as @exact there,
+ * within the tolerance of it here. */
+static void
+assert_fast_or_exact (const float *y, const float *exact, gint64 n_rows, gint64 count,
+                      const char *what)
+{
+  if (n_rows < 16 || !vlm_gemm_f16_supported ()) {
+    g_assert_cmpmem (y, count * sizeof (float), exact, count * sizeof (float));
+    return;
+  }
+  double err = max_rel_diff (y, exact, count);
+  g_test_message ("%s, %" G_GINT64_FORMAT " rows: max error %.3g of max |exact|", what, n_rows,
+                  err);
+  g_assert_cmpfloat (err, <, F16_TOLERANCE);
+}
+
 /* Layers sharing an input (q, k, v) give each what its own FP16 product gives (the
- * exact products when that falls back). */
+ * exact products when that falls back); with a LayerNorm of the input, what the exact
+ * products of the normed rows give, within the tolerance. */
 static void
 test_multi (void)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (11);
+  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
   const gint64 outs[] = { 40, 96, 7 }, in = 150;
   VlmLinear lins[3];
   for (guint l = 0; l < 3; l++)
     random_layer (r, outs[l], in, &lins[l]);
   const VlmLinear *ptrs[] = { &lins[0], &lins[1], &lins[2] };
+  VlmF16LayerNorm norm = random_norm (r, in, keep);
   const gint64 rows[] = { 5, 16, 101 };
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
     gint64 n = rows[i];
     g_autofree float *x = random_floats (r, n * in, 2);
+    g_autofree float *normed = exact_norm (&norm, x, n, in);
     float *ys[3], *one[3];
     for (guint l = 0; l < 3; l++) {
       ys[l] = g_new (float, n * outs[l]);
       one[l] = g_new (float, n * outs[l]);
       vlm_linear_forward_f16 (&lins[l], x, n, one[l]);
     }
-    vlm_linear_forward_f16_multi (ptrs, 3, x, n, ys);
-    for (guint l = 0; l < 3; l++) {
+    vlm_linear_forward_f16_multi (ptrs, 3, NULL, x, n, ys);
+    for (guint l = 0; l < 3; l++)
       g_assert_cmpmem (ys[l], n * outs[l] * sizeof (float), one[l], n * outs[l] * sizeof (float));
+    vlm_linear_forward_f16_multi (ptrs, 3, &norm, x, n, ys);
+    for (guint l = 0; l < 3; l++) {
+      vlm_linear_forward (&lins[l], normed, n, one[l]);
+      assert_fast_or_exact (ys[l], one[l], n, n * outs[l], "multi, normed input");
       g_free (ys[l]);
       g_free (one[l]);
     }
@@ -131,27 +187,51 @@ test_add (void)
   vlm_linear_clear (&lin);
 }
 
-/* y = act(x W^T + b): the activation of what the plain FP16 product gives. */
+/* y += fc2(act(fc1(x))), block by block: what the plain FP16 products give one after
+ * the other (the exact ones when they fall back); with a LayerNorm of the input and y
+ * the input itself (a residual stream), the exact ops' result within the tolerance. */
 static void
-test_act (void)
+test_mlp (void)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (13);
-  gint64 out = 90, in = 64;
-  VlmLinear lin;
-  random_layer (r, out, in, &lin);
+  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func (g_free);
+  gint64 in = 64, hidden = 150;
+  VlmLinear fc1, fc2;
+  random_layer (r, hidden, in, &fc1);
+  random_layer (r, in, hidden, &fc2);
+  VlmF16LayerNorm norm = random_norm (r, in, keep);
   const gint64 rows[] = { 3, 16, 100 };
   const VlmActivation acts[] = { VLM_ACT_GELU_TANH, VLM_ACT_GELU, VLM_ACT_SILU };
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     for (guint a = 0; a < G_N_ELEMENTS (acts); a++) {
       gint64 n = rows[i];
       g_autofree float *x = random_floats (r, n * in, 2);
-      g_autofree float *y = g_new (float, n * out), *want = g_new (float, n * out);
-      vlm_linear_forward_f16 (&lin, x, n, want);
-      vlm_activate (want, n * out, acts[a]);
-      vlm_linear_forward_f16_act (&lin, x, n, y, acts[a]);
-      g_assert_cmpmem (y, n * out * sizeof (float), want, n * out * sizeof (float));
+      g_autofree float *y = random_floats (r, n * in, 2);
+      g_autofree float *want = g_memdup2 (y, n * in * sizeof (float));
+      g_autofree float *h = g_new (float, n * hidden);
+      vlm_linear_forward_f16 (&fc1, x, n, h);
+      vlm_activate (h, n * hidden, acts[a]);
+      vlm_linear_forward_f16_add (&fc2, h, n, want);
+      vlm_mlp_f16_add (&fc1, &fc2, acts[a], NULL, x, n, y);
+      g_assert_cmpmem (y, n * in * sizeof (float), want, n * in * sizeof (float));
+
+      /* the exact ops: what the residual gains */
+      g_autofree float *normed = exact_norm (&norm, x, n, in);
+      g_autofree float *gain = g_new (float, n * in);
+      vlm_linear_forward (&fc1, normed, n, h);
+      vlm_activate (h, n * hidden, acts[a]);
+      vlm_linear_forward (&fc2, h, n, gain);
+      g_autofree float *stream = g_memdup2 (x, n * in * sizeof (float));
+      vlm_mlp_f16_add (&fc1, &fc2, acts[a], &norm, stream, n, stream);
+      for (gint64 k = 0; k < n * in; k++)
+        stream[k] -= x[k];
+      if (n >= 16 && vlm_gemm_f16_supported ())
+        assert_fast_or_exact (stream, gain, n, n * in, "mlp, normed input, in place");
+      else   /* the exact path adds: only the addition's rounding is between them */
+        g_assert_cmpfloat (max_rel_diff (stream, gain, n * in), <, 1e-5);
     }
-  vlm_linear_clear (&lin);
+  vlm_linear_clear (&fc1);
+  vlm_linear_clear (&fc2);
 }
 
 typedef struct {
@@ -186,21 +266,17 @@ check_attention (const AttnCase *c, const VlmAttnMask *extra)
     g_assert_cmpmem (fast, n * sizeof (float), plain, n * sizeof (float));
     return;
   }
-  double max_err = 0, max_ref = 0;
-  for (gint64 i = 0; i < n; i++) {
-    max_err = MAX (max_err, fabs ((double) fast[i] - plain[i]));
-    max_ref = MAX (max_ref, fabs ((double) plain[i]));
-  }
-  if (g_str_equal (c->hidden, "all")) {
-    g_assert_cmpfloat (max_err, ==, 0);
-    g_assert_cmpfloat (max_ref, ==, 0);
+  if (g_str_equal (c->hidden, "all")) {   /* zeros in both */
+    g_assert_cmpmem (fast, n * sizeof (float), plain, n * sizeof (float));
+    g_assert_cmpfloat (plain[0], ==, 0);
     return;
   }
+  double err = max_rel_diff (fast, plain, n);
   g_test_message ("attention sq=%" G_GINT64_FORMAT " sk=%" G_GINT64_FORMAT " heads %"
                   G_GINT64_FORMAT "/%" G_GINT64_FORMAT " d=%" G_GINT64_FORMAT " dv=%"
                   G_GINT64_FORMAT " |x|<=%g hidden %s: max error %.3g of max |ref|", c->sq,
-                  c->sk, c->hq, c->hkv, c->d, c->dv, c->range, c->hidden, max_err / max_ref);
-  g_assert_cmpfloat (max_err, <, F16_TOLERANCE * max_ref);
+                  c->sk, c->hq, c->hkv, c->d, c->dv, c->range, c->hidden, err);
+  g_assert_cmpfloat (err, <, F16_TOLERANCE);
 }
 
 static void
@@ -261,7 +337,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gemm-f16/threads", test_threads);
   g_test_add_func ("/gemm-f16/multi", test_multi);
   g_test_add_func ("/gemm-f16/add", test_add);
-  g_test_add_func ("/gemm-f16/act", test_act);
+  g_test_add_func ("/gemm-f16/mlp", test_mlp);
   g_test_add_func ("/gemm-f16/attention", test_attention);
   g_test_add_func ("/gemm-f16/attention-fallback", test_attention_fallback);
   g_test_add_func ("/gemm-f16/attention-threads", test_attention_threads);
