@@ -5,10 +5,13 @@
  * new requests join; when none decode, waiting prompts prefill together. A worker thread
  * prepares requests (images, template, vision tower) beside it, at a lower priority and
  * without the shared kernel pool while sequences are decoding. */
+#define _GNU_SOURCE /* SCHED_IDLE */
 #include "serve/serve.h"
 
 #include "compute/threadpool.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -78,8 +81,11 @@ static gpointer
 worker_main (gpointer data)
 {
   ServeEngine *e = data;
-  /* Latency of running streams first: a lower priority, and no pool while they decode. */
-  setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10);
+  /* Latency of running streams first: SCHED_IDLE (it runs only on a core nothing else
+   * wants, and yields it at once), else the lowest nice value; no pool while they decode. */
+  struct sched_param idle = { 0 };
+  if (pthread_setschedparam (pthread_self (), SCHED_IDLE, &idle) != 0)
+    setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 19);
   vlm_parallel_set_background_flag (&e->busy);
   g_mutex_lock (&e->lock);
   while (TRUE) {
