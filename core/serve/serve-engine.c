@@ -352,6 +352,9 @@ engine_main (gpointer data)
   while (TRUE) {
     GPtrArray *admitted = g_ptr_array_new ();
     g_mutex_lock (&e->lock);
+    /* Idle: the worker may use the pool again. */
+    if (e->active == 0)
+      g_atomic_int_set (&e->busy, 0);
     while (!e->quit && e->active == 0 && g_queue_is_empty (&e->ready))
       g_cond_wait (&e->cond, &e->lock);
     if (e->quit) {

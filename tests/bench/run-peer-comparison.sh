@@ -6,8 +6,9 @@
 # ../shared/tools/peer-llamacpp.sh) and `vlm-pipeline bench` back to back on the same
 # 512-token prompt and 128 generated tokens, ROUNDS times (default 2), and prints the
 # ratios of the bests (the peer's best thread count per phase; ours at its default).
-# Then the image figures: vision tower for cats.jpg (13 tiles, BF16) and one tile,
-# and peak RSS of the 4-bit model answering about cats.jpg.
+# Then the image figures: vision tower for cats.jpg (13 tiles, BF16) and one tile, exact
+# (F32 products) and fast (--vision-precision f16), and peak RSS of the 4-bit model
+# answering about cats.jpg.
 # Needs node + npm (the peer installs node-llama-cpp on first use) and python3 + numpy.
 # The models (~1 GB) go to WORK_DIR (default /tmp/vlm-bench); nothing is written here.
 set -eu
@@ -62,6 +63,11 @@ img="$shared/images/cats.jpg"
   | sed 's/^{/{"who":"image","quant":"bf16",/' >> "$out/runs.jsonl"
 "$cli" bench --model "$work/bf16-1tile" --image "$img" --gen-tokens 16 --repeat 3 --json \
   | sed 's/^{/{"who":"image-1tile","quant":"bf16",/' >> "$out/runs.jsonl"
+# The fast mode: the tower's products in FP16 (where the CPU has AVX512-FP16).
+"$cli" bench --model "$work/bf16" --image "$img" --gen-tokens 16 --repeat 2 --json \
+  --vision-precision f16 | sed 's/^{/{"who":"image-f16","quant":"bf16",/' >> "$out/runs.jsonl"
+"$cli" bench --model "$work/bf16-1tile" --image "$img" --gen-tokens 16 --repeat 3 --json \
+  --vision-precision f16 | sed 's/^{/{"who":"image-1tile-f16","quant":"bf16",/' >> "$out/runs.jsonl"
 "$cli" bench --model "$work/q4" --image "$img" --gen-tokens 16 --repeat 1 --json \
   | sed 's/^{/{"who":"image","quant":"q4",/' >> "$out/runs.jsonl"
 
