@@ -289,9 +289,16 @@ step (ServeEngine *e)
   gint64 D = dec->cfg.hidden, n = 0, decode_rows = 0, prefill_rows = 0;
   for (guint i = 0; i < e->cfg.parallel; i++) {
     Seq *s = e->slots[i];
-    if (!s || !s->decoding
-        || !vlm_decoder_embed (dec, &s->last, 1, e->rows + decode_rows * D, NULL))
+    if (!s || !s->decoding)
       continue;
+    g_autoptr (GError) error = NULL;
+    if (!vlm_decoder_embed (dec, &s->last, 1, e->rows + decode_rows * D, &error)) {
+      /* A sampled id the embedding table lacks (an LM head wider than it) ends the sequence. */
+      emit (e, s->job, SERVE_EVENT_ERROR, NULL, NULL,
+            serve_error_new (500, "server_error", NULL, NULL, "%s", error->message));
+      release_slot (e, i);
+      continue;
+    }
     e->step[n] = (VlmDecoderSeq) { .cache = s->kv, .embeds = e->rows + decode_rows * D,
                                    .rows = 1, .position_delta = s->job->position_delta,
                                    .spans = s->job->spans, .n_spans = s->job->n_spans };
