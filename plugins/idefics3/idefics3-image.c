@@ -10,6 +10,20 @@
 /* transformers caps the longest-edge resize so no side exceeds this. */
 #define MAX_IMAGE_SIZE 4096
 
+/* transformers reads size["longest_edge"] and max_image_size["longest_edge"] without a
+ * default: an object given without the key is an error there, and here. */
+static gboolean
+require_longest_edge (JsonObject *settings, const char *key, const char *source, GError **error)
+{
+  JsonNode *n = settings ? json_object_get_member (settings, key) : NULL;
+  if (!n || !JSON_NODE_HOLDS_OBJECT (n)
+      || json_object_has_member (json_node_get_object (n), "longest_edge"))
+    return TRUE;
+  g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: \"%s\" must have \"longest_edge\"",
+               source, key);
+  return FALSE;
+}
+
 gboolean
 idefics3_image_settings_load (Idefics3ImageSettings *s, JsonObject *settings, const char *source,
                               GError **error)
@@ -25,7 +39,9 @@ idefics3_image_settings_load (Idefics3ImageSettings *s, JsonObject *settings, co
     .do_pad = TRUE,
     .image_seq_len = 169,
   };
-  return vlm_settings_read_bool (settings, "do_convert_rgb", &s->do_convert_rgb, source, error)
+  return require_longest_edge (settings, "size", source, error)
+         && require_longest_edge (settings, "max_image_size", source, error)
+         && vlm_settings_read_bool (settings, "do_convert_rgb", &s->do_convert_rgb, source, error)
          && vlm_settings_read_bool (settings, "do_resize", &s->do_resize, source, error)
          && vlm_settings_read_member_int (settings, "size", "longest_edge", &s->longest_edge,
                                           source, error)

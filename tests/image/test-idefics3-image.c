@@ -256,17 +256,23 @@ test_several_images (void)
   idefics3_image_batch_clear (&batch);
 }
 
+/* A wrong type, and a size object without the longest_edge transformers requires. */
 static void
 test_bad_settings (void)
 {
-  Idefics3ImageSettings s;
-  g_autoptr (JsonParser) p = json_parser_new ();
-  g_assert_true (json_parser_load_from_data (p, "{\"size\": {\"longest_edge\": \"big\"}}", -1, NULL));
-  g_autoptr (GError) error = NULL;
-  g_assert_false (idefics3_image_settings_load (&s, json_node_get_object (json_parser_get_root (p)),
-                                                "pre.json", &error));
-  g_assert_error (error, VLM_ERROR, VLM_ERROR_FORMAT);
-  g_assert_nonnull (strstr (error->message, "pre.json"));
+  const char *cases[] = { "{\"size\": {\"longest_edge\": \"big\"}}",
+                          "{\"size\": {\"height\": 512, \"width\": 512}}",
+                          "{\"max_image_size\": {}}" };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    Idefics3ImageSettings s;
+    g_autoptr (JsonParser) p = json_parser_new ();
+    g_assert_true (json_parser_load_from_data (p, cases[i], -1, NULL));
+    g_autoptr (GError) error = NULL;
+    g_assert_false (idefics3_image_settings_load (&s, json_node_get_object (json_parser_get_root (p)),
+                                                  "pre.json", &error));
+    g_assert_error (error, VLM_ERROR, VLM_ERROR_FORMAT);
+    g_assert_nonnull (strstr (error->message, "pre.json"));
+  }
 }
 
 int
