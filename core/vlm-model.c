@@ -107,18 +107,6 @@ forward_text (VlmPipeline *pipeline, const char *node, const char *piece, VlmMod
                               text_emission_free);
 }
 
-static VlmElement *
-find_by_kind (VlmPipeline *pipeline, VlmElementKind kind)
-{
-  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
-  for (guint i = 0; ids[i]; i++) {
-    VlmElement *e = vlm_pipeline_get_element (pipeline, ids[i]);
-    if (vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e)) == kind)
-      return e;
-  }
-  return NULL;
-}
-
 static void
 snapshot (GObject *object, const char *prop, GValue *out)
 {
@@ -168,7 +156,7 @@ vlm_model_new_for_pipeline (VlmPipeline *pipeline, GCancellable *cancellable, GE
 {
   g_return_val_if_fail (VLM_IS_PIPELINE (pipeline), NULL);
   gint64 start = g_get_monotonic_time ();
-  VlmElement *decoder = find_by_kind (pipeline, VLM_ELEMENT_KIND_DECODER);
+  VlmElement *decoder = vlm_pipeline_find_element (pipeline, VLM_ELEMENT_KIND_DECODER);
   if (!decoder) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID,
                  "pipeline '%s' has no decoder node: nothing generates text",
@@ -181,7 +169,7 @@ vlm_model_new_for_pipeline (VlmPipeline *pipeline, GCancellable *cancellable, GE
   VlmModel *self = g_object_new (VLM_TYPE_MODEL, NULL);
   self->pipeline = g_object_ref (pipeline);
   self->decoder = decoder;
-  self->sampler = find_by_kind (pipeline, VLM_ELEMENT_KIND_SAMPLER);
+  self->sampler = vlm_pipeline_find_element (pipeline, VLM_ELEMENT_KIND_SAMPLER);
   for (guint i = 0; i < G_N_ELEMENTS (decoder_props); i++)
     snapshot (G_OBJECT (decoder), decoder_props[i], &self->decoder_defaults[i]);
   if (self->sampler)

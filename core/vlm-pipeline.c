@@ -321,6 +321,25 @@ vlm_pipeline_get_element (VlmPipeline *pipeline, const char *id)
 }
 
 /**
+ * vlm_pipeline_find_element:
+ * @pipeline: a pipeline
+ * @kind: an element kind
+ *
+ * Returns: (transfer none) (nullable): the first node's element of that kind, in the
+ *   description's order
+ */
+VlmElement *
+vlm_pipeline_find_element (VlmPipeline *pipeline, VlmElementKind kind)
+{
+  for (guint i = 0; i < pipeline->desc->nodes->len; i++) {
+    VlmElement *e = ((VlmNode *) g_ptr_array_index (pipeline->desc->nodes, i))->element;
+    if (vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e)) == kind)
+      return e;
+  }
+  return NULL;
+}
+
+/**
  * vlm_pipeline_set_node_property:
  * @pipeline: a pipeline
  * @assignment: "NODE.PROPERTY=VALUE" as given to `--set`

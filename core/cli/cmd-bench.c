@@ -71,18 +71,6 @@ elapsed_of_kinds (VlmPipeline *pipeline, const VlmElementKind *kinds, guint n)
   return ms;
 }
 
-static VlmElement *
-find_by_kind (VlmPipeline *pipeline, VlmElementKind kind)
-{
-  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
-  for (guint i = 0; ids[i]; i++) {
-    VlmElement *e = vlm_pipeline_get_element (pipeline, ids[i]);
-    if (vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e)) == kind)
-      return e;
-  }
-  return NULL;
-}
-
 /* Reads prefill/decode figures from the decoder's stats output. */
 static void
 read_stats (VlmElement *decoder, double *t)
@@ -101,7 +89,7 @@ read_stats (VlmElement *decoder, double *t)
 static gboolean
 set_vision_precision (VlmPipeline *pipeline, const char *value, GError **error)
 {
-  VlmElement *tower = find_by_kind (pipeline, VLM_ELEMENT_KIND_VISION_TOWER);
+  VlmElement *tower = vlm_pipeline_find_element (pipeline, VLM_ELEMENT_KIND_VISION_TOWER);
   GParamSpec *pspec = tower ? g_object_class_find_property (G_OBJECT_GET_CLASS (tower),
                                                             "precision") : NULL;
   if (!pspec) {
@@ -135,7 +123,7 @@ bench_image (BenchOptions *o, double *load_ms, double (*runs)[N_T], GError **err
   const char *images[] = { o->image, NULL };
   vlm_pipeline_set_prompt (pipeline, o->prompt);
   vlm_pipeline_set_images (pipeline, images);
-  VlmElement *decoder = find_by_kind (pipeline, VLM_ELEMENT_KIND_DECODER);
+  VlmElement *decoder = vlm_pipeline_find_element (pipeline, VLM_ELEMENT_KIND_DECODER);
   if (decoder)
     g_object_set (decoder, "max-tokens", o->gen_tokens + 1, "ignore-eos", TRUE, NULL);
   if (o->vision_precision && !set_vision_precision (pipeline, o->vision_precision, error))

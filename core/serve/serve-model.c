@@ -3,18 +3,6 @@
  * decoder is loaded here so the engine can batch sequences over it. */
 #include "serve/serve.h"
 
-static VlmElement *
-find_by_kind (VlmPipeline *pipeline, VlmElementKind kind)
-{
-  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
-  for (guint i = 0; ids[i]; i++) {
-    VlmElement *e = vlm_pipeline_get_element (pipeline, ids[i]);
-    if (vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e)) == kind)
-      return e;
-  }
-  return NULL;
-}
-
 /* The element computing position_ids beside the processor (Qwen2-VL's rope index). */
 static VlmElement *
 find_positions (VlmPipeline *pipeline, VlmElement *processor)
@@ -74,9 +62,9 @@ serve_model_load (const char *model, GError **error)
   if (!(m->dir = vlm_model_dir_new (m->path, error))
       || !(m->pipeline = vlm_pipeline_new_for_model (m->path, error)))
     goto fail;
-  m->processor = find_by_kind (m->pipeline, VLM_ELEMENT_KIND_PROCESSOR);
-  m->vision = find_by_kind (m->pipeline, VLM_ELEMENT_KIND_VISION_TOWER);
-  m->projector = find_by_kind (m->pipeline, VLM_ELEMENT_KIND_PROJECTOR);
+  m->processor = vlm_pipeline_find_element (m->pipeline, VLM_ELEMENT_KIND_PROCESSOR);
+  m->vision = vlm_pipeline_find_element (m->pipeline, VLM_ELEMENT_KIND_VISION_TOWER);
+  m->projector = vlm_pipeline_find_element (m->pipeline, VLM_ELEMENT_KIND_PROJECTOR);
   if (!m->processor) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,
                  "%s: the model's pipeline has no processor element to serve it with", m->path);

@@ -27,6 +27,7 @@ const char *const *vlm_pipeline_get_images (VlmPipeline *pipeline);
 void         vlm_pipeline_set_images (VlmPipeline *pipeline, const char *const *images);
 GStrv        vlm_pipeline_list_node_ids (VlmPipeline *pipeline);
 VlmElement  *vlm_pipeline_get_element (VlmPipeline *pipeline, const char *id);
+VlmElement  *vlm_pipeline_find_element (VlmPipeline *pipeline, VlmElementKind kind);
 gboolean     vlm_pipeline_set_node_property (VlmPipeline *pipeline, const char *assignment,
                                              GError **error);
 gboolean     vlm_pipeline_apply_patches (VlmPipeline *pipeline, VlmHook hook,
