@@ -11,5 +11,6 @@ double     rel_l2 (VlmTensor *actual, VlmTensor *expected);
 void       assert_close (VlmTensor *actual, VlmTensor *expected, double tolerance, const char *what);
 void       assert_ids_equal (VlmTensor *actual, VlmTensor *expected, const char *what);
 VlmTensor *pipeline_output (VlmPipeline *pipeline, const char *port);
+VlmPipeline *arch_case_pipeline (const char *dir, JsonObject *c);
 VlmPipeline *arch_fixture_run (const char *name, VlmSafetensors **golden);
 void       test_arch_fixture (gconstpointer name);

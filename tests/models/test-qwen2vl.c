@@ -8,42 +8,6 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-static VlmElement *
-node_of_kind (VlmPipeline *pipeline, VlmElementKind kind)
-{
-  g_auto (GStrv) ids = vlm_pipeline_list_node_ids (pipeline);
-  for (guint i = 0; ids[i]; i++) {
-    VlmElement *e = vlm_pipeline_get_element (pipeline, ids[i]);
-    if (vlm_element_class_get_kind (VLM_ELEMENT_GET_CLASS (e)) == kind)
-      return e;
-  }
-  g_error ("pipeline has no %s", vlm_element_kind_to_string (kind));
-}
-
-/* The architecture's pipeline with the case's prompt, system message and images. */
-static VlmPipeline *
-case_pipeline (const char *dir, JsonObject *c)
-{
-  g_autoptr (GError) error = NULL;
-  VlmPipeline *p = vlm_pipeline_new_for_model (dir, &error);
-  g_assert_no_error (error);
-  vlm_pipeline_set_prompt (p, json_object_get_string_member (c, "prompt"));
-  if (!json_object_get_null_member (c, "system"))
-    vlm_pipeline_set_system (p, json_object_get_string_member (c, "system"));
-  JsonArray *images = json_object_get_array_member (c, "images");
-  g_autoptr (GStrvBuilder) paths = g_strv_builder_new ();
-  for (guint i = 0; i < json_array_get_length (images); i++) {
-    g_autofree char *path = g_build_filename (dir, json_array_get_string_element (images, i), NULL);
-    g_strv_builder_add (paths, path);
-  }
-  g_auto (GStrv) image_paths = g_strv_builder_end (paths);
-  vlm_pipeline_set_images (p, (const char *const *) image_paths);
-  g_object_set (node_of_kind (p, VLM_ELEMENT_KIND_DECODER),
-                "max-tokens", (int) json_object_get_int_member (c, "max_tokens"),
-                "ignore-eos", json_object_get_boolean_member (c, "ignore_eos"), NULL);
-  return p;
-}
-
 static void
 test_arch (gconstpointer data)
 {
@@ -53,7 +17,7 @@ test_arch (gconstpointer data)
   g_autoptr (JsonNode) case_node = fixture_json (case_path);
   JsonObject *c = json_node_get_object (case_node);
   g_autoptr (GError) error = NULL;
-  g_autoptr (VlmPipeline) p = case_pipeline (dir, c);
+  g_autoptr (VlmPipeline) p = arch_case_pipeline (dir, c);
   g_assert_true (vlm_pipeline_run (p, NULL, &error));
   g_assert_no_error (error);
 
