@@ -7,40 +7,14 @@
  * result. */
 #include "compute/gemm-bf16.h"
 #include "compute/gemm-f16.h"
+#include "model-test-util.h"
 #include "vlm/vlm.h"
 
-#include <math.h>
 #include <string.h>
 
 /* Relative L2 distance the BF16 or FP16 products may add to vision_hidden (measured:
  * ~3e-3 for bf16, see the test log for f16). */
 #define REDUCED_TOLERANCE 2e-2
-
-static double
-rel_l2 (VlmTensor *actual, VlmTensor *expected)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VlmTensor) a = vlm_tensor_to_dtype (actual, VLM_DTYPE_F64, &error);
-  g_autoptr (VlmTensor) e = vlm_tensor_to_dtype (expected, VLM_DTYPE_F64, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (vlm_tensor_get_numel (a), ==, vlm_tensor_get_numel (e));
-  const double *x = vlm_tensor_get_data (a), *y = vlm_tensor_get_data (e);
-  double num = 0, den = 0;
-  for (gint64 i = 0; i < vlm_tensor_get_numel (a); i++) {
-    num += (x[i] - y[i]) * (x[i] - y[i]);
-    den += y[i] * y[i];
-  }
-  return sqrt (num) / MAX (sqrt (den), 1e-30);
-}
-
-static VlmTensor *
-golden (VlmSafetensors *st, const char *name)
-{
-  g_autoptr (GError) error = NULL;
-  VlmTensor *t = vlm_safetensors_get_tensor (st, name, &error);
-  g_assert_no_error (error);
-  return t;
-}
 
 static void
 set_input (VlmElement *e, const char *port, GType type, gconstpointer value)
@@ -92,9 +66,9 @@ test_precision (gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (VlmSafetensors) st = vlm_safetensors_open (path, &error);
   g_assert_no_error (error);
-  g_autoptr (VlmTensor) pixels = golden (st, "pixel_values");
-  g_autoptr (VlmTensor) mask = golden (st, "pixel_attention_mask");
-  g_autoptr (VlmTensor) want = golden (st, "vision_hidden");
+  g_autoptr (VlmTensor) pixels = golden_tensor (st, "pixel_values");
+  g_autoptr (VlmTensor) mask = golden_tensor (st, "pixel_attention_mask");
+  g_autoptr (VlmTensor) want = golden_tensor (st, "vision_hidden");
 
   /* The default is the exact path: f32, within the goldens' 1e-3, same bits as asked. */
   g_autoptr (VlmTensor) exact = run (dir, pixels, mask, NULL);

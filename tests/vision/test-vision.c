@@ -2,10 +2,10 @@
  * reference goldens of the Idefics3 (HF, BF16) and SmolVLM (mlx, 4-bit) fixtures,
  * padding tiles, batching, and the errors bad inputs and checkpoints give. */
 #include "nn/vision-encoder.h"
+#include "model-test-util.h"
 #include "vlm/vlm.h"
 
 #include <glib/gstdio.h>
-#include <math.h>
 #include <string.h>
 
 static char *
@@ -23,43 +23,6 @@ open_golden (const char *name)
   VlmSafetensors *st = vlm_safetensors_open (path, &error);
   g_assert_no_error (error);
   return st;
-}
-
-static VlmTensor *
-golden (VlmSafetensors *st, const char *name)
-{
-  g_autoptr (GError) error = NULL;
-  VlmTensor *t = vlm_safetensors_get_tensor (st, name, &error);
-  g_assert_no_error (error);
-  return t;
-}
-
-static double
-rel_l2 (VlmTensor *actual, VlmTensor *expected)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VlmTensor) a = vlm_tensor_to_dtype (actual, VLM_DTYPE_F64, &error);
-  g_autoptr (VlmTensor) e = vlm_tensor_to_dtype (expected, VLM_DTYPE_F64, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (vlm_tensor_get_numel (a), ==, vlm_tensor_get_numel (e));
-  const double *x = vlm_tensor_get_data (a), *y = vlm_tensor_get_data (e);
-  double num = 0, den = 0;
-  for (gint64 i = 0; i < vlm_tensor_get_numel (a); i++) {
-    num += (x[i] - y[i]) * (x[i] - y[i]);
-    den += y[i] * y[i];
-  }
-  return sqrt (num) / MAX (sqrt (den), 1e-30);
-}
-
-static void
-assert_close (VlmTensor *actual, VlmTensor *expected, const char *what)
-{
-  g_autofree char *da = vlm_tensor_describe (actual), *de = vlm_tensor_describe (expected);
-  g_assert_cmpint (vlm_tensor_get_numel (actual), ==, vlm_tensor_get_numel (expected));
-  double err = rel_l2 (actual, expected);
-  g_test_message ("%s: %s vs %s, relative L2 error %.3g", what, da, de, err);
-  if (!(err <= 1e-3))
-    g_error ("%s: relative L2 error %.3g exceeds 1e-3", what, err);
 }
 
 static VlmElement *
@@ -120,10 +83,10 @@ test_golden (gconstpointer data)
   const char *name = data;
   g_autofree char *dir = arch_dir (name);
   g_autoptr (VlmSafetensors) st = open_golden (name);
-  g_autoptr (VlmTensor) pixels = golden (st, "pixel_values");
-  g_autoptr (VlmTensor) mask = golden (st, "pixel_attention_mask");
-  g_autoptr (VlmTensor) want_hidden = golden (st, "vision_hidden");
-  g_autoptr (VlmTensor) want_features = golden (st, "image_features");
+  g_autoptr (VlmTensor) pixels = golden_tensor (st, "pixel_values");
+  g_autoptr (VlmTensor) mask = golden_tensor (st, "pixel_attention_mask");
+  g_autoptr (VlmTensor) want_hidden = golden_tensor (st, "vision_hidden");
+  g_autoptr (VlmTensor) want_features = golden_tensor (st, "image_features");
   g_autoptr (GError) error = NULL;
 
   g_autoptr (VlmElement) vision = make ("siglip-vision");
@@ -132,7 +95,7 @@ test_golden (gconstpointer data)
   g_assert_cmpint (vlm_tensor_get_ndim (hidden), ==, 3);
   for (int d = 0; d < 3; d++)
     g_assert_cmpint (vlm_tensor_get_dim (hidden, d), ==, vlm_tensor_get_dim (want_hidden, d));
-  assert_close (hidden, want_hidden, "vision_hidden");
+  assert_close (hidden, want_hidden, 1e-3, "vision_hidden");
 
   g_autoptr (VlmElement) connector = make ("idefics3-connector");
   set_string (connector, "model", dir);
@@ -142,19 +105,19 @@ test_golden (gconstpointer data)
   g_autoptr (VlmTensor) features = output (connector, "image_features");
   g_assert_cmpint (vlm_tensor_get_ndim (features), ==, 2);
   g_assert_cmpint (vlm_tensor_get_dim (features, 0), ==, vlm_tensor_get_dim (want_features, 0));
-  assert_close (features, want_features, "image_features");
+  assert_close (features, want_features, 1e-3, "image_features");
 
   /* The connector alone, from the reference's own vision output. */
   set_tensor (connector, "vision_hidden", want_hidden);
   g_assert_true (vlm_element_process (connector, &error));
   g_autoptr (VlmTensor) features2 = output (connector, "image_features");
-  assert_close (features2, want_features, "image_features from golden vision_hidden");
+  assert_close (features2, want_features, 1e-3, "image_features from golden vision_hidden");
 
   /* Without a mask every pixel counts as valid (the fixtures' tiles are full). */
   g_autoptr (VlmElement) vision2 = make ("siglip-vision");
   g_autoptr (VlmTensor) hidden2 = run_vision (vision2, dir, pixels, NULL, &error);
   g_assert_no_error (error);
-  assert_close (hidden2, want_hidden, "vision_hidden without a mask");
+  assert_close (hidden2, want_hidden, 1e-3, "vision_hidden without a mask");
 }
 
 /* Inserts an all-zero tile (and an all-zero mask for it) at index @at of [1, n, ...]. */
@@ -182,9 +145,9 @@ test_padding_tiles (void)
 {
   g_autofree char *dir = arch_dir ("idefics3");
   g_autoptr (VlmSafetensors) st = open_golden ("idefics3");
-  g_autoptr (VlmTensor) pixels = golden (st, "pixel_values");
-  g_autoptr (VlmTensor) mask = golden (st, "pixel_attention_mask");
-  g_autoptr (VlmTensor) want = golden (st, "vision_hidden");
+  g_autoptr (VlmTensor) pixels = golden_tensor (st, "pixel_values");
+  g_autoptr (VlmTensor) mask = golden_tensor (st, "pixel_attention_mask");
+  g_autoptr (VlmTensor) want = golden_tensor (st, "vision_hidden");
   g_autoptr (VlmTensor) p1 = insert_zero_tile (pixels, 2);
   g_autoptr (VlmTensor) m1 = insert_zero_tile (mask, 2);
   g_autoptr (VlmTensor) p2 = insert_zero_tile (p1, 6);
@@ -197,7 +160,7 @@ test_padding_tiles (void)
   g_autoptr (VlmTensor) hidden = run_vision (vision, dir, p2, m2, &error);
   g_assert_no_error (error);
   g_assert_cmpint (vlm_tensor_get_dim (hidden, 0), ==, vlm_tensor_get_dim (want, 0));
-  assert_close (hidden, want, "vision_hidden with padding tiles");
+  assert_close (hidden, want, 1e-3, "vision_hidden with padding tiles");
 
   /* The [n, C, H, W] layout the processor produces, one tile per batch. */
   g_autoptr (VlmTensor) flat = vlm_tensor_reshape (p2, 4, vlm_tensor_get_shape (p2, NULL) + 1,
@@ -209,7 +172,7 @@ test_padding_tiles (void)
   g_object_set (vision, "batch-size", (gint64) 1, NULL);
   g_autoptr (VlmTensor) hidden2 = run_vision (vision, dir, flat, bool_mask, &error);
   g_assert_no_error (error);
-  assert_close (hidden2, want, "vision_hidden, [n, C, H, W] and BOOL mask");
+  assert_close (hidden2, want, 1e-3, "vision_hidden, [n, C, H, W] and BOOL mask");
 }
 
 /* A tile whose right and bottom quarter is padding: padded patches are hidden as
@@ -219,7 +182,7 @@ test_padded_patches (void)
 {
   g_autofree char *dir = arch_dir ("idefics3");
   g_autoptr (VlmSafetensors) st = open_golden ("idefics3");
-  g_autoptr (VlmTensor) all = golden (st, "pixel_values");
+  g_autoptr (VlmTensor) all = golden_tensor (st, "pixel_values");
   g_autoptr (GError) error = NULL;
   g_autoptr (VlmTensor) one = vlm_tensor_slice (all, 1, 0, 1, &error);
   g_autoptr (VlmTensor) a = vlm_tensor_copy (one);
@@ -303,8 +266,8 @@ test_bad_inputs (void)
 {
   g_autofree char *dir = arch_dir ("idefics3");
   g_autoptr (VlmSafetensors) st = open_golden ("idefics3");
-  g_autoptr (VlmTensor) pixels = golden (st, "pixel_values");
-  g_autoptr (VlmTensor) mask = golden (st, "pixel_attention_mask");
+  g_autoptr (VlmTensor) pixels = golden_tensor (st, "pixel_values");
+  g_autoptr (VlmTensor) mask = golden_tensor (st, "pixel_attention_mask");
   g_autoptr (GError) error = NULL;
   g_autoptr (VlmElement) vision = make ("siglip-vision");
   set_string (vision, "model", dir);
@@ -335,7 +298,7 @@ test_bad_inputs (void)
   /* The connector wants a square patch grid divisible by scale_factor. */
   g_autoptr (VlmElement) connector = make ("idefics3-connector");
   set_string (connector, "model", dir);
-  g_autoptr (VlmTensor) hidden = golden (st, "vision_hidden");
+  g_autoptr (VlmTensor) hidden = golden_tensor (st, "vision_hidden");
   g_autoptr (VlmTensor) part = vlm_tensor_slice (hidden, 1, 0, 48, &error);
   set_tensor (connector, "vision_hidden", part);
   expect_error (connector, "vision_hidden");
@@ -381,8 +344,8 @@ static void
 test_missing_tensor (void)
 {
   g_autoptr (VlmSafetensors) st = open_golden ("idefics3");
-  g_autoptr (VlmTensor) pixels = golden (st, "pixel_values");
-  g_autoptr (VlmTensor) hidden = golden (st, "vision_hidden");
+  g_autoptr (VlmTensor) pixels = golden_tensor (st, "pixel_values");
+  g_autoptr (VlmTensor) hidden = golden_tensor (st, "vision_hidden");
 
   const char *fc1 = "model.vision_model.encoder.layers.1.mlp.fc1.weight";
   g_autofree char *dir = model_without (fc1);
