@@ -136,19 +136,6 @@ gemm_small_run (const SmallOps *ops, const VlmLinear *lin, const float *x, gint6
 
 /* ---- portable ---- */
 
-static float
-dot_c (const float *a, const float *b, gint64 n)
-{
-  float s[4] = { 0 };
-  gint64 k = 0;
-  for (; k + 4 <= n; k += 4)
-    for (int j = 0; j < 4; j++)
-      s[j] += a[k + j] * b[k + j];
-  for (; k < n; k++)
-    s[0] += a[k] * b[k];
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
 static void
 tile_f32_c (const float *W, gint64 K, gint64 R, const float *x, gint64 nb, const char *pf,
             gint64 pf_bytes, float *y, gint64 ldy)
@@ -157,7 +144,7 @@ tile_f32_c (const float *W, gint64 K, gint64 R, const float *x, gint64 nb, const
   (void) pf_bytes;
   for (gint64 r = 0; r < R; r++)
     for (gint64 b = 0; b < nb; b++)
-      y[b * ldy + r] = dot_c (W + r * K, x + b * K, K);
+      y[b * ldy + r] = vlm_kernels_get_portable ()->dot_f32 (W + r * K, x + b * K, K);
 }
 
 static const SmallOps ops_c = { tile_f32_c, f16_row_c, bf16_row_c, NULL };

@@ -320,7 +320,8 @@ vlm_kernels_get (void)
 /**
  * vlm_kernels_get_portable:
  *
- * Returns: the plain C kernels (tests compare the vector ones against them)
+ * Returns: the plain C kernels (the portable small GEMM uses their dot; tests compare
+ *   the vector ones against them)
  */
 const VlmKernels *
 vlm_kernels_get_portable (void)
